@@ -1,0 +1,109 @@
+"""The vocabulary and caption grammar of the synthetic "shapes" world, version 1.
+
+Names and sRGB values are part of the contract (shared/synthetic-world.md): the generator, the
+evaluator and every outside check agree on them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from reducio.errors import ReducioError
+
+WORLD_VERSION = 1
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (230, 40, 40),
+    "green": (40, 200, 60),
+    "blue": (40, 90, 230),
+    "yellow": (240, 220, 40),
+    "purple": (160, 60, 210),
+    "orange": (250, 140, 30),
+}
+BACKGROUNDS: dict[str, tuple[int, int, int]] = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+}
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
+DIRECTIONS: tuple[str, ...] = ("left", "right", "up", "down")
+# Unit motion per direction in image coordinates (dx, dy); up = towards row 0.
+DIRECTION_VECTORS: dict[str, tuple[int, int]] = {
+    "left": (-1, 0),
+    "right": (1, 0),
+    "up": (0, -1),
+    "down": (0, 1),
+}
+
+
+class CaptionError(ReducioError, ValueError):
+    """A caption does not follow the canonical grammar of the shapes world."""
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    colour: str
+    shape: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    objects: tuple[ObjectSpec, ...]
+    background: str
+
+    def caption(self) -> str:
+        return caption(self)
+
+
+def object_is_heldout(obj: ObjectSpec, background: str) -> bool:
+    """The held-out rule: purple triangles, orange objects moving up, squares on white."""
+    return (
+        (obj.colour == "purple" and obj.shape == "triangle")
+        or (obj.colour == "orange" and obj.direction == "up")
+        or (obj.shape == "square" and background == "white")
+    )
+
+
+def scene_is_heldout(scene: SceneSpec) -> bool:
+    return any(object_is_heldout(obj, scene.background) for obj in scene.objects)
+
+
+def caption(scene: SceneSpec) -> str:
+    """Canonical caption: 'a {colour} {shape} moving {direction} [and a ...] on a {bg} background'."""
+    parts = [f"a {o.colour} {o.shape} moving {o.direction}" for o in scene.objects]
+    return " and ".join(parts) + f" on a {scene.background} background"
+
+
+_OBJECT = r"a (\w+) (\w+) moving (\w+)"
+_CAPTION_RE = re.compile(rf"^{_OBJECT}(?: and {_OBJECT})? on a (\w+) background$")
+
+
+def parse_caption(text: str) -> SceneSpec:
+    """Parse a canonical caption back into a scene; raises CaptionError naming the bad word."""
+    normalised = " ".join(text.strip().lower().split())
+    match = _CAPTION_RE.match(normalised)
+    if match is None:
+        raise CaptionError(
+            f"caption {text!r} does not follow the grammar "
+            "'a {colour} {shape} moving {direction} [and a {colour} {shape} moving {direction}] "
+            "on a {background} background'"
+        )
+    groups = match.groups()
+    objects = []
+    for colour, shape, direction in (groups[0:3], groups[3:6]):
+        if colour is None:
+            continue
+        _check_word("colour", colour, COLOURS)
+        _check_word("shape", shape, SHAPES)
+        _check_word("direction", direction, DIRECTIONS)
+        objects.append(ObjectSpec(colour, shape, direction))
+    background = groups[6]
+    _check_word("background", background, BACKGROUNDS)
+    return SceneSpec(tuple(objects), background)
+
+
+def _check_word(kind: str, word: str, valid) -> None:
+    if word not in valid:
+        raise CaptionError(f"unknown {kind} {word!r} in caption; valid: {', '.join(valid)}")
