@@ -1,0 +1,4 @@
+"""Getting video in and out: `video_io` (read / probe / write, PyAV), `sampling` (source frames
+for a target fps), `transforms` (crops, antialiased resize), `datasets` (VideoFolderDataset),
+`buckets` (PixArt aspect-ratio buckets), `synthetic` (the shapes world), `reconstruction` and
+`latent_file` (running a VAE over whole clips; the `reducio encode` file)."""

@@ -1,0 +1,119 @@
+"""Arguments and helpers shared by `reducio reconstruct`, `encode` and `decode`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import torch
+
+from reducio.errors import ConfigError, ShapeError
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Resolution a built-in VAE was trained at, used when --size is not given (tiny: the 64 px
+# shapes world; see training/recipes/tiny-cpu.yaml). Other VAEs keep the clip's own size.
+BUILTIN_SIZES = {"tiny": 64}
+DEFAULT_VAE = "tiny"
+
+
+def add_vae_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--vae", default=DEFAULT_VAE,
+                       help="VAE: built-in name (tiny), folder, .safetensors, official .ckpt, ft4/ft2 "
+                            "or a hub id (default: tiny)")
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    group.add_argument("--dtype", default="fp32", choices=tuple(DTYPES), help="weights and compute dtype")
+    group.add_argument("--batch-size", type=int, default=1, help="16-frame windows per forward pass")
+    group.add_argument("--tiling", action="store_true", help="spatial tiling for large frames (e.g. 1024 px)")
+
+
+def add_input_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("input")
+    group.add_argument("--size", default=None,
+                       help="S or HxW, multiples of 32: resize the short side and centre-crop "
+                            "(default: 64 for --vae tiny, else the clip's size cropped to multiples of 32)")
+    group.add_argument("--fps", type=float, default=16, help="frame rate to sample the clip at (default 16)")
+    group.add_argument("--frames", type=int, default=16, help="frames to read per clip; 0 = the whole clip")
+    group.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    group.add_argument("--sampling", default="nearest", choices=("nearest", "stride"),
+                       help="nearest timestamp (default) or the release's integer stride round(src_fps/fps)")
+
+
+def parse_size_arg(text: str | None) -> int | tuple[int, int] | None:
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[x,]\s*(\d+))?\s*", str(text))
+    if match is None:
+        raise ShapeError(f"--size must be S or HxW (e.g. 256 or 256x448), got {text!r}")
+    height, width = match.groups()
+    return int(height) if width is None else (int(height), int(width))
+
+
+def resolve_device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown --device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name} requested but CUDA is not available; use --device cpu")
+    return device
+
+
+def load_vae(args: argparse.Namespace):
+    """(vae in eval mode, warning text or None)."""
+    from reducio.data.reconstruction import weights_warning
+    from reducio.models.vae import ReducioVAE
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    vae = ReducioVAE.from_pretrained(args.vae, torch_dtype=DTYPES[args.dtype], device=resolve_device(args.device))
+    vae.eval()
+    if args.tiling:
+        vae.enable_tiling()
+    return vae, weights_warning(vae, str(args.vae))
+
+
+def check_input_args(args: argparse.Namespace) -> None:
+    """Fail on bad --size / --frames / --batch-size before the (slow) model load."""
+    from reducio.data.transforms import parse_size
+
+    parse_size(parse_size_arg(args.size))
+    if args.frames < 0:
+        raise ConfigError(f"--frames must be >= 0 (0 = whole clip), got {args.frames}")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.fps is not None and args.fps <= 0:
+        raise ConfigError(f"--fps must be positive, got {args.fps}")
+
+
+def read_clip(path: Path, args: argparse.Namespace) -> torch.Tensor:
+    """The clip the command works on: (3, T, H, W) in [-1, 1] with H, W multiples of 32."""
+    from reducio.data.transforms import crop_to_multiple_box
+    from reducio.data.video_io import read_video
+
+    size = parse_size_arg(args.size)
+    if size is None:
+        size = BUILTIN_SIZES.get(str(args.vae))
+    return read_video(
+        path, num_frames=args.frames or None, fps=args.fps, start=args.start, sampling=args.sampling,
+        size=size, box=crop_to_multiple_box if size is None else None,
+    )
+
+
+def output_paths(inputs: list[Path], output: str, suffix: str = ".mp4") -> list[Path]:
+    """One output file per input: OUTPUT itself for one input with a file suffix, else
+    OUTPUT/<input stem><suffix> (stems made unique with a counter)."""
+    out = Path(output)
+    if len(inputs) == 1 and out.suffix:
+        return [out]
+    seen: dict[str, int] = {}
+    paths = []
+    for path in inputs:
+        stem = path.stem if path.is_file() else path.name
+        count = seen.get(stem, 0)
+        seen[stem] = count + 1
+        paths.append(out / (f"{stem}{suffix}" if count == 0 else f"{stem}-{count}{suffix}"))
+    return paths

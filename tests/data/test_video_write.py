@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+import torch
+
+from reducio.data.video_io import read_video, side_by_side, write_video
+from reducio.errors import ShapeError, VideoWriteError
+
+
+def test_side_by_side_layout():
+    a, b = torch.full((3, 2, 8, 8), -1.0), torch.full((3, 2, 8, 6), 0.5)
+    out = side_by_side(a, b, gap=2)
+    assert out.shape == (3, 2, 8, 16)
+    assert (out[..., :8] == -1).all() and (out[..., 8:10] == 1).all() and (out[..., 10:] == 0.5).all()
+    with pytest.raises(ShapeError, match="same T and H"):
+        side_by_side(a, torch.zeros(3, 3, 8, 8))
+
+
+def test_write_errors(tmp_path):
+    frames = np.zeros((2, 32, 32, 3), np.uint8)
+    with pytest.raises(VideoWriteError, match=r"\.avi.*use one of"):
+        write_video(tmp_path / "x.avi", frames)
+    with pytest.raises(VideoWriteError, match="even frame size.*lossless"):
+        write_video(tmp_path / "odd.mp4", np.zeros((2, 33, 32, 3), np.uint8))
+    write_video(tmp_path / "odd.mkv", np.zeros((2, 33, 31, 3), np.uint8), lossless=True)
+    with pytest.raises(ShapeError, match="drop the batch dimension"):
+        write_video(tmp_path / "b.mp4", torch.zeros(1, 3, 2, 32, 32))
+
+
+def test_fps_is_stored(tmp_path):
+    frames = np.zeros((10, 32, 32, 3), np.uint8)
+    path = write_video(tmp_path / "x.mp4", frames, fps=25)
+    from reducio.data.video_io import probe_video
+
+    info = probe_video(path)
+    assert info.fps == pytest.approx(25) and info.num_frames == 10
+    assert read_video(path).shape[1] == 10
