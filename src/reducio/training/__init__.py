@@ -1,0 +1,38 @@
+"""Training: typed config sections and recipes, the one shared loop, objectives, checkpoints, EMA."""
+
+from reducio.training.config import (
+    EMASection,
+    LoggingSection,
+    RunSection,
+    VAELossSection,
+    VAEModelSection,
+    VAEOptimSection,
+    VAETrainConfig,
+    VideoDataSection,
+)
+from reducio.training.configuration import ConfigSection, apply_overrides
+from reducio.training.loop import RunSummary, Trainer, TrainingDivergedError
+from reducio.training.objective import Objective, Samples
+from reducio.training.recipes import available_recipes, load_recipe
+from reducio.training.vae_objective import VAEObjective
+
+__all__ = [
+    "ConfigSection",
+    "EMASection",
+    "LoggingSection",
+    "Objective",
+    "RunSection",
+    "RunSummary",
+    "Samples",
+    "Trainer",
+    "TrainingDivergedError",
+    "VAELossSection",
+    "VAEModelSection",
+    "VAEObjective",
+    "VAEOptimSection",
+    "VAETrainConfig",
+    "VideoDataSection",
+    "apply_overrides",
+    "available_recipes",
+    "load_recipe",
+]

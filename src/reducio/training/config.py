@@ -1,0 +1,179 @@
+"""Config sections of a training run. Defaults are the release's values (SPEC §4) unless noted.
+
+Generic sections (`RunSection`, `EMASection`, `LoggingSection`) are read by the shared loop and
+are reused by every task; `VAE*` sections belong to the VAE objective. `VAETrainConfig` is the
+whole tree a VAE recipe loads into.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reducio.errors import ConfigError
+from reducio.training.configuration import ConfigSection
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Generic sections (the loop)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSection(ConfigSection):
+    """How long and how the loop runs. One step = one optimiser update of every optimiser."""
+
+    max_steps: int = 1_000_000
+    grad_accum_steps: int = 1
+    mixed_precision: Literal["no", "fp16", "bf16"] = "fp16"  # release: Lightning precision "16"
+    gradient_checkpointing: bool = True  # release: use_checkpoint in res/attn blocks
+    seed: int = 0
+    cpu: bool = False  # force CPU even when a GPU is visible
+    log_every: int = 10
+    sample_every: int = 1000  # release: image_logger batch_frequency 1000
+    save_every: int = 500  # release: every_n_train_steps 500
+    keep_last: int = 3
+
+    def __post_init__(self) -> None:
+        _check(self.max_steps >= 1, f"train.max_steps must be >= 1, got {self.max_steps}")
+        _check(self.grad_accum_steps >= 1, f"train.grad_accum_steps must be >= 1, got {self.grad_accum_steps}")
+        _check(self.log_every >= 1, f"train.log_every must be >= 1, got {self.log_every}")
+        _check(self.sample_every >= 0, f"train.sample_every must be >= 0 (0 = never), got {self.sample_every}")
+        _check(self.save_every >= 0, f"train.save_every must be >= 0 (0 = only at the end), got {self.save_every}")
+        _check(self.keep_last >= 1, f"train.keep_last must be >= 1, got {self.keep_last}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EMASection(ConfigSection):
+    """Exponential moving average of the trained model's weights (not in the release)."""
+
+    enabled: bool = False
+    decay: float = 0.999
+    start_step: int = 0  # before this step the EMA copies the weights
+    update_every: int = 1
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.decay < 1.0, f"ema.decay must be in [0, 1), got {self.decay}")
+        _check(self.update_every >= 1, f"ema.update_every must be >= 1, got {self.update_every}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggingSection(ConfigSection):
+    progress_bar: bool = True
+    tensorboard: bool = True  # used only when the tensorboard package is installed
+    num_samples: int = 2  # clips in each reconstruction sample
+
+
+# --------------------------------------------------------------------------------------------
+# VAE sections
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAEModelSection(ConfigSection):
+    preset: str = "ft4"  # a VAEConfig preset name
+    overrides: dict[str, Any] = field(default_factory=dict)  # VAEConfig fields replacing the preset's
+    init: str | None = None  # from_pretrained path (official .ckpt too) to fine-tune; None = from scratch
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoDataSection(ConfigSection):
+    kind: Literal["folder", "shapes"] = "folder"
+    root: str | None = None  # folder of videos (kind=folder)
+    captions: str | None = None
+    split: str = "train"  # shapes split
+    sample_split: str = "val"  # shapes split the reconstruction samples come from
+    length: int = 100_000  # shapes clips per epoch
+    frames: int = 16
+    size: int = 256
+    fps: int = 16
+    batch_size: int = 4  # per process; release: 4 per GPU x 4 GPUs
+    num_workers: int = 4
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
+        _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
+        _check(self.frames >= 1 and self.size >= 1, f"data.frames/size must be positive, got {self.frames}/{self.size}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAEOptimSection(ConfigSection):
+    lr: float = 2e-5  # release base_learning_rate, scale_lr False
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 0.0
+    grad_clip: float | None = None  # release: none
+    scheduler: Literal["lambda_linear", "constant"] = "lambda_linear"
+    # LambdaLinearScheduler (warm_up_steps [0], cycle_lengths [1e6], f_start/f_max 1, f_min 0.01)
+    warm_up_steps: int = 0
+    cycle_length: int = 1_000_000
+    f_start: float = 1.0
+    f_max: float = 1.0
+    f_min: float = 0.01
+    # The release calls this `disc_loss_scale` (0.1); it is only ever used as the discriminator's
+    # learning-rate multiplier in configure_optimizers (lr_disc = disc_loss_scale * lr), never on a loss.
+    disc_lr_scale: float = 0.1
+    disc_betas: tuple[float, float] = (0.5, 0.9)
+    disc_grad_clip: float | None = None
+    disc_scheduler: Literal["warmup", "constant"] = "warmup"
+    # WarmupLR: factor 0.1 before iteration 5000, linear to 1.0 over 5000..6000, then 1.0
+    disc_warmup_factor: float = 0.1
+    disc_warmup_start: int = 5000
+    disc_warmup_iters: int = 1000
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0, f"optim.lr must be > 0, got {self.lr}")
+        _check(self.cycle_length >= 1, f"optim.cycle_length must be >= 1, got {self.cycle_length}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAELossSection(ConfigSection):
+    rec_loss: Literal["l1", "mse"] = "l1"  # release loss_norm 'l1'
+    rec_weight: float = 1.0
+    perceptual_weight: float = 0.1  # LPIPS(VGG) per frame; needs lpips_weights
+    lpips_weights: str | None = None  # local LPIPS weights: a full state dict or the lin layers (vgg.pth)
+    lpips_backbone: str | None = None  # torchvision VGG16 weights, needed when lpips_weights holds only lin layers
+    kl_weight: float = 1e-6
+    penalty_weight: float = 1.0  # one-sided outlier penalty (mean + radius * std per frame plane)
+    penalty_radius: float = 3.0
+    disc_enabled: bool = True
+    disc_start: int = 10001
+    # The release compares disc_start with Lightning's global_step, which counts optimiser steps:
+    # two per iteration (generator + discriminator). "lightning_global_step" reproduces that
+    # (generator term from iteration 5001, discriminator from 5000); "iteration" counts our steps.
+    disc_start_unit: Literal["lightning_global_step", "iteration"] = "lightning_global_step"
+    disc_weight: float = 0.05
+    disc_factor: float = 1.0
+    adaptive_disc_weight: bool = True
+    disc_loss: Literal["hinge", "vanilla"] = "hinge"
+    disc_channels: int = 64
+    disc_layers: int = 3
+    sample_posterior: bool = True  # release: the forward always samples the posterior
+    # Not in the release (deviation levers, off by default): weight of the per-pixel reconstruction
+    # error by how far the target pixel is from the content frame: w = 1 + motion_weight * |x - x_c|.
+    motion_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.perceptual_weight >= 0, f"loss.perceptual_weight must be >= 0, got {self.perceptual_weight}")
+        _check(self.motion_weight >= 0, f"loss.motion_weight must be >= 0, got {self.motion_weight}")
+        _check(self.disc_layers >= 1, f"loss.disc_layers must be >= 1, got {self.disc_layers}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAETrainConfig(ConfigSection):
+    """A whole VAE training run. `effective` is written by the trainer: what actually runs."""
+
+    task: Literal["vae"] = "vae"
+    model: VAEModelSection = field(default_factory=VAEModelSection)
+    data: VideoDataSection = field(default_factory=VideoDataSection)
+    optim: VAEOptimSection = field(default_factory=VAEOptimSection)
+    loss: VAELossSection = field(default_factory=VAELossSection)
+    train: RunSection = field(default_factory=RunSection)
+    ema: EMASection = field(default_factory=EMASection)
+    logging: LoggingSection = field(default_factory=LoggingSection)
+    effective: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,66 @@
+"""Exponential moving average of a model's floating-point parameters (and a copy of its buffers)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+
+
+class EMA:
+    """shadow <- decay * shadow + (1 - decay) * param, every `update_every` steps from `start_step`.
+
+    Before `start_step` the shadow copies the weights, so an EMA started late does not average in
+    the random initialisation. Buffers (e.g. BatchNorm statistics) are copied, not averaged.
+    """
+
+    def __init__(self, model: nn.Module, *, decay: float = 0.999, start_step: int = 0, update_every: int = 1) -> None:
+        self.decay = decay
+        self.start_step = start_step
+        self.update_every = update_every
+        self.shadow: dict[str, torch.Tensor] = {
+            name: tensor.detach().clone() for name, tensor in model.state_dict().items()
+        }
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        """Call after the optimiser update of iteration `step` (0-based)."""
+        if step % self.update_every:
+            return
+        decay = 0.0 if step < self.start_step else self.decay
+        for name, tensor in model.state_dict().items():
+            shadow = self.shadow[name]
+            if tensor.is_floating_point():
+                shadow.lerp_(tensor.detach().to(shadow.dtype), 1.0 - decay)
+            else:
+                shadow.copy_(tensor)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.shadow)
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        missing = sorted(set(self.shadow) - set(state))
+        if missing:
+            from reducio.errors import CheckpointError
+
+            raise CheckpointError(f"EMA state lacks {len(missing)} tensors (first: {missing[0]}); "
+                                  "the checkpoint was written for another model")
+        for name, tensor in state.items():
+            if name in self.shadow:
+                self.shadow[name].copy_(tensor)
+
+    @torch.no_grad()
+    def copy_to(self, model: nn.Module) -> None:
+        model.load_state_dict(self.shadow, strict=True)
+
+    @contextmanager
+    def swapped_into(self, model: nn.Module) -> Iterator[nn.Module]:
+        """Temporarily give `model` the EMA weights (for samples / eval), then restore its own."""
+        backup = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        self.copy_to(model)
+        try:
+            yield model
+        finally:
+            model.load_state_dict(backup, strict=True)

@@ -1,0 +1,91 @@
+"""The release's VAE loss terms (`LPIPSWithDiscriminator`, SPEC §4) as small pure functions.
+
+Video tensors are (B, 3, T, H, W) in [-1, 1]; reconstructions are unbounded.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+def reconstruction_error(target: torch.Tensor, recon: torch.Tensor, kind: str = "l1",
+                         motion_weight: float = 0.0) -> torch.Tensor:
+    """Per-element reconstruction error, (B, 3, T, H, W).
+
+    kind "l1" is the release's |x - x_hat|; "mse" is (x - x_hat)^2. With `motion_weight` > 0
+    (not in the release) each pixel is weighted by 1 + motion_weight * |x - x_content| (mean over
+    RGB), where x_content is the content frame (T-1)//2: pixels that a copy of the content frame
+    gets wrong weigh more, so the motion latent has to carry them.
+    """
+    diff = target - recon
+    error = diff.abs() if kind == "l1" else diff.square()
+    if motion_weight > 0:
+        content = target[:, :, (target.shape[2] - 1) // 2].unsqueeze(2)  # B 3 1 H W
+        moving = (target - content).abs().mean(dim=1, keepdim=True)  # B 1 T H W, in [0, 2]
+        error = error * (1.0 + motion_weight * moving)
+    return error
+
+
+def perceptual_per_frame(lpips: nn.Module, target: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+    """LPIPS on every one of the B*T frames, shaped (B, 1, T, 1, 1) to broadcast over pixels."""
+    b, t = target.shape[0], target.shape[2]
+    frames = rearrange(target, "b c t h w -> (b t) c h w")
+    frames_hat = rearrange(recon, "b c t h w -> (b t) c h w")
+    distance = lpips(frames.contiguous(), frames_hat.contiguous())  # (B*T,) or (B*T, 1, 1, 1)
+    return rearrange(distance.reshape(b, t), "b t -> b 1 t 1 1")
+
+
+def outlier_penalty(recon: torch.Tensor, radius: float = 3.0) -> torch.Tensor:
+    """Mean of relu(x_hat - m - radius * s), m and s the spatial mean and (unbiased) std per (b, c, t) plane.
+
+    Only bright outliers above mean + 3 std are penalised (the release's penalty_loss, weight 1).
+    """
+    mean = recon.mean(dim=(-1, -2), keepdim=True)  # B C T 1 1
+    std = recon.std(dim=(-1, -2), keepdim=True)
+    return (recon - mean - radius * std).clamp(min=0).mean()
+
+
+def kl_loss(latent_dist) -> torch.Tensor:
+    """Posterior KL: summed over (C, T, H, W) per sample by `kl()`, then the mean over the batch."""
+    return latent_dist.kl().mean()
+
+
+def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (F.relu(1.0 - logits_real).mean() + F.relu(1.0 + logits_fake).mean())
+
+
+def vanilla_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean())
+
+
+D_LOSSES = {"hinge": hinge_d_loss, "vanilla": vanilla_d_loss}
+
+
+def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
+                    disc_weight: float = 0.05) -> torch.Tensor:
+    """d_w = ||dnll/dW|| / (||dg/dW|| + 1e-4), clamped to [0, 1e4], detached, times disc_weight.
+
+    W is the decoder's last layer (`decoder.conv_out.weight`); it balances the GAN gradient
+    against the reconstruction gradient where they meet (VQGAN / LDM recipe). Checked under
+    DistributedDataParallel (2 processes): these grads do not disturb DDP's reduction.
+    """
+    nll_grad = torch.autograd.grad(nll, last_layer, retain_graph=True)[0]
+    g_grad = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    weight = torch.norm(nll_grad) / (torch.norm(g_grad) + 1e-4)
+    return torch.clamp(weight, 0.0, 1e4).detach() * disc_weight
+
+
+def disc_active(step: int, start: int, unit: str, *, discriminator: bool) -> bool:
+    """Whether the adversarial terms are on at iteration `step` (0-based).
+
+    The release compares `disc_start` with Lightning's `global_step`, which advances once per
+    optimiser step: it is 2*step during the generator's loss and 2*step + 1 during the
+    discriminator's (the generator has stepped). unit "iteration" compares our step directly.
+    """
+    if unit == "iteration":
+        return step >= start
+    global_step = 2 * step + (1 if discriminator else 0)
+    return global_step >= start

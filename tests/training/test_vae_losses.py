@@ -1,0 +1,102 @@
+import math
+
+import pytest
+import torch
+
+from reducio.training.vae_losses import (
+    adaptive_weight,
+    disc_active,
+    hinge_d_loss,
+    kl_loss,
+    outlier_penalty,
+    perceptual_per_frame,
+    reconstruction_error,
+)
+from training_toys import ToyGaussian
+
+
+def test_outlier_penalty_matches_a_hand_computation():
+    g = torch.Generator().manual_seed(0)
+    recon = torch.randn(2, 3, 2, 5, 5, generator=g)
+    recon[0, 1, 1, 2, 3] = 9.0  # one bright outlier
+    total, count = 0.0, 0
+    for b in range(2):
+        for c in range(3):
+            for t in range(2):
+                plane = recon[b, c, t].flatten().tolist()
+                m = sum(plane) / len(plane)
+                s = math.sqrt(sum((v - m) ** 2 for v in plane) / (len(plane) - 1))  # unbiased, like torch.std
+                total += sum(max(0.0, v - m - 3.0 * s) for v in plane)
+                count += len(plane)
+    assert outlier_penalty(recon, 3.0).item() == pytest.approx(total / count, rel=1e-5)
+    assert total > 0  # the outlier is penalised
+    assert outlier_penalty(-recon.abs() * 0 - 1, 3.0).item() == 0.0  # a flat frame has nothing above mean + 3 std
+
+
+def test_kl_is_summed_per_sample_then_averaged_over_the_batch():
+    mean = torch.tensor([0.5, -1.0]).reshape(2, 1, 1, 1, 1).expand(2, 2, 2, 3, 3).contiguous()
+    logvar = torch.zeros_like(mean)
+    dist = ToyGaussian(torch.cat([mean, logvar], dim=1))
+    per_element = 0.5 * mean.square()  # var 1, logvar 0
+    expected = per_element.flatten(1).sum(1).mean()
+    assert kl_loss(dist).item() == pytest.approx(expected.item())
+    assert kl_loss(dist).item() == pytest.approx(0.5 * (0.25 + 1.0) / 2 * 2 * 2 * 3 * 3)
+
+
+def test_hinge_discriminator_loss():
+    real = torch.tensor([2.0, 0.5, -1.0])
+    fake = torch.tensor([-2.0, 0.0, 1.0])
+    # relu(1 - real) = [0, .5, 2] -> mean 5/6; relu(1 + fake) = [0, 1, 2] -> mean 1
+    assert hinge_d_loss(real, fake).item() == pytest.approx(0.5 * (5 / 6 + 1.0))
+
+
+def test_adaptive_weight_formula_on_a_tiny_graph():
+    weight = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+    a = torch.tensor([[3.0, 0.0], [0.0, 4.0]])  # d nll / d W
+    b = torch.tensor([[0.0, 1.0], [0.0, 0.0]])  # d g / d W
+    nll = (weight * a).sum()
+    g_loss = (weight * b).sum()
+    d_w = adaptive_weight(nll, g_loss, weight, disc_weight=0.05)
+    assert d_w.item() == pytest.approx(5.0 / (1.0 + 1e-4) * 0.05)
+    assert not d_w.requires_grad
+    # clamped at 1e4 before the disc_weight factor
+    tiny_g = (weight * b * 1e-9).sum()
+    assert adaptive_weight((weight * a).sum(), tiny_g, weight, 0.05).item() == pytest.approx(1e4 * 0.05)
+
+
+def test_disc_start_units():
+    # Lightning counted two optimiser steps per iteration: global_step 2*i for the generator, 2*i+1 for D.
+    assert not disc_active(5000, 10001, "lightning_global_step", discriminator=False)
+    assert disc_active(5001, 10001, "lightning_global_step", discriminator=False)
+    assert not disc_active(4999, 10001, "lightning_global_step", discriminator=True)
+    assert disc_active(5000, 10001, "lightning_global_step", discriminator=True)
+    assert not disc_active(10000, 10001, "iteration", discriminator=False)
+    assert disc_active(10001, 10001, "iteration", discriminator=True)
+
+
+def test_motion_weight_emphasises_pixels_that_differ_from_the_content_frame():
+    target = torch.zeros(1, 3, 3, 2, 2)
+    target[:, :, 0, 0, 0] = 1.0  # frame 0 differs from the content frame (index 1) at one pixel
+    recon = torch.full_like(target, 0.5)
+    plain = reconstruction_error(target, recon, "l1", 0.0)
+    weighted = reconstruction_error(target, recon, "l1", 4.0)
+    assert torch.equal(weighted[:, :, 1], plain[:, :, 1])  # the content frame itself is not reweighted
+    assert weighted[0, 0, 0, 0, 0].item() == pytest.approx(plain[0, 0, 0, 0, 0].item() * (1 + 4 * 1.0))
+    assert weighted[0, 0, 0, 1, 1].item() == plain[0, 0, 0, 1, 1].item()
+    assert reconstruction_error(target, recon, "mse")[0, 0, 1, 0, 0].item() == pytest.approx(0.25)
+
+
+def test_perceptual_term_is_per_frame_on_all_frames():
+    calls = {}
+
+    def fake_lpips(x, y):
+        calls["shape"] = tuple(x.shape)
+        return (x - y).abs().mean(dim=(1, 2, 3))  # one distance per image
+
+    target = torch.zeros(2, 3, 4, 8, 8)
+    recon = target.clone()
+    recon[1, :, 2] = 1.0
+    p = perceptual_per_frame(fake_lpips, target, recon)
+    assert calls["shape"] == (8, 3, 8, 8)  # B*T frames
+    assert p.shape == (2, 1, 4, 1, 1)
+    assert p[1, 0, 2].item() == 1.0 and p.sum().item() == 1.0
