@@ -1,0 +1,274 @@
+"""Training the built-in stage-1 image generator (`reducio.pipelines.stage1`) with the shared loop.
+
+Data: content frames (the middle frame (T-1)//2) of the synthetic world rendered on the fly with
+their captions (`data.kind=shapes`), or the content frames and text embeddings stored in latent
+shards (`data.kind=shards`). The loss is `ReducioStage1Generator.training_loss` (rectified flow by
+default, caption dropout for guidance); noise comes from the global RNG, which the loop checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from reducio.errors import ConfigError
+from reducio.training.config import EMASection, LoggingSection, RunSection
+from reducio.training.configuration import ConfigSection
+from reducio.training.dit_objective import DiTOptimSection, WarmupConstant
+from reducio.training.objective import Objective, Samples
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage1ModelSection(ConfigSection):
+    preset: str = "tiny-image"  # a Stage1Config preset
+    dit_overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields
+    diffusion: dict[str, Any] = field(default_factory=dict)  # DiffusionConfig fields
+    overrides: dict[str, Any] = field(default_factory=dict)  # other Stage1Config fields (image_size, sampler...)
+    init: str | None = None  # ReducioStage1Generator.from_pretrained path to fine-tune
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageDataSection(ConfigSection):
+    kind: Literal["shapes", "shards"] = "shapes"
+    root: str | None = None  # latent shards (kind=shards)
+    split: str = "train"
+    sample_split: str = "validation"
+    length: int = 100_000  # shapes clips per epoch
+    size: int = 64
+    frames: int = 16  # the content frame is the middle of a clip this long
+    paraphrase: bool = False
+    batch_size: int = 32
+    num_workers: int = 0
+    shuffle: bool = True
+    fps: int = 16
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.num_workers < 0:
+            raise ConfigError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got "
+                              f"{self.batch_size} / {self.num_workers}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage1SamplingSection(ConfigSection):
+    steps: int | None = None  # None: the model config's num_inference_steps
+    guidance_scale: float | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage1TrainConfig(ConfigSection):
+    task: Literal["stage1"] = "stage1"
+    model: Stage1ModelSection = field(default_factory=Stage1ModelSection)
+    data: ImageDataSection = field(default_factory=ImageDataSection)
+    optim: DiTOptimSection = field(default_factory=DiTOptimSection)
+    sampling: Stage1SamplingSection = field(default_factory=Stage1SamplingSection)
+    train: RunSection = field(default_factory=RunSection)
+    ema: EMASection = field(default_factory=EMASection)
+    logging: LoggingSection = field(default_factory=LoggingSection)
+    effective: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.model.init:
+            stage1_config(self.model)
+
+
+def stage1_config(section: Stage1ModelSection):
+    from reducio.diffusion import DiffusionConfig
+    from reducio.pipelines.stage1 import Stage1Config
+
+    base = Stage1Config.preset(section.preset)
+    dit = base.dit.replace(**section.dit_overrides) if section.dit_overrides else base.dit
+    diffusion = (DiffusionConfig.from_dict({**base.diffusion.to_dict(), **section.diffusion})
+                 if section.diffusion else base.diffusion)
+    return base.replace(dit=dit, diffusion=diffusion, **section.overrides)
+
+
+class ContentFrameDataset(Dataset):
+    """Shapes-world content frames: {"image": (3, S, S) in [-1, 1], "caption": str, "index": int}."""
+
+    def __init__(self, split: str, *, size: int = 64, frames: int = 16, length: int = 100_000,
+                 paraphrase: bool = False) -> None:
+        from reducio.data.synthetic.world import ShapesDataset
+
+        self.clips = ShapesDataset(split, size=size, frames=frames, length=length, paraphrase=paraphrase)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = self.clips[i]
+        video = item["video"]                                                     # 3 T H W
+        return {"image": video[:, (video.shape[1] - 1) // 2], "caption": item["caption"], "index": item["index"]}
+
+
+class TrainingLoss(nn.Module):
+    """`generator.training_loss` as a module forward, so that accelerate / DDP wrap the call that
+    computes gradients (a DDP module must be called through its wrapper to synchronise them)."""
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, images, text_tokens, text_mask, **kwargs) -> torch.Tensor:
+        return self.generator.training_loss(images, text_tokens, text_mask, **kwargs)
+
+
+class Stage1Objective(Objective):
+    """Trains a ReducioStage1Generator (text -> 64 px content image) on content frames.
+
+    Args:
+        config: the run's Stage1TrainConfig.
+        model: the generator (default: built from `config.model` in setup).
+        text_encoder: encodes captions of `data.kind=shapes` batches (default: the model config's).
+    """
+
+    def __init__(self, config: Stage1TrainConfig, *, model: nn.Module | None = None,
+                 text_encoder: nn.Module | None = None, max_cached_captions: int = 20_000) -> None:
+        self.config = config
+        self._model = model
+        self.text_encoder = text_encoder
+        self._cache: OrderedDict[str, tuple[torch.Tensor, int]] = OrderedDict()
+        self.max_cached_captions = max_cached_captions
+
+    def setup(self, accelerator) -> None:
+        from reducio.pipelines.stage1 import ReducioStage1Generator
+
+        cfg, optim = self.config, self.config.optim
+        self.accelerator = accelerator
+        if self._model is not None:
+            model = self._model
+        elif cfg.model.init:
+            logger.info("initialising the stage-1 generator from %s", cfg.model.init)
+            model = ReducioStage1Generator.from_pretrained(cfg.model.init)
+        else:
+            model = ReducioStage1Generator(stage1_config(cfg.model))
+        if cfg.train.gradient_checkpointing:
+            model.dit.enable_gradient_checkpointing()
+        model.train()
+        if self.text_encoder is not None:
+            model.text_encoder = self.text_encoder
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(self.params, lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay,
+                                eps=optim.eps)
+        self.loss_module, self.opt = accelerator.prepare(TrainingLoss(model), opt)
+        self.model = model
+        self._schedulers = {"stage1": torch.optim.lr_scheduler.LambdaLR(self.opt.optimizer,
+                                                                        WarmupConstant(optim.warmup_steps))}
+
+    def models(self) -> dict[str, nn.Module]:
+        return {"stage1": self.loss_module}
+
+    def optimizers(self) -> dict[str, Any]:
+        return {"stage1": self.opt}
+
+    def schedulers(self) -> dict[str, Any]:
+        return self._schedulers
+
+    def ema_target(self) -> nn.Module:
+        return self.model
+
+    def effective(self) -> dict[str, Any]:
+        model = self.model
+        return {"stage1_parameters": sum(p.numel() for p in model.parameters()),
+                "stage1_config": model.config.to_dict(), "data": self.config.data.kind}
+
+    # ------------------------------------------------------------------ batches
+    def _inputs(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images B 3 H W, text tokens B L D, text mask B L) on the device."""
+        device = self.accelerator.device
+        if "image" in batch:
+            images = batch["image"]
+        else:
+            images = batch["content_frame"]
+        if "text" in batch:
+            return (images.to(device, non_blocking=True), batch["text"].to(device, non_blocking=True),
+                    batch["text_mask"].to(device, non_blocking=True))
+        tokens, mask = self._encode(list(batch["caption"]))
+        return images.to(device, non_blocking=True), tokens.to(device), mask.to(device)
+
+    @torch.no_grad()
+    def _encode(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Caption token states, cached per caption (the shapes world reuses a small vocabulary)."""
+        model = self.model
+        missing = list(dict.fromkeys(c for c in captions if c not in self._cache))
+        if missing:
+            text = model.text_encoder.encode(missing)
+            for b, caption in enumerate(missing):
+                self._cache[caption] = (text.tokens[b].float().cpu(), int(text.mask[b].sum()))
+            while len(self._cache) > self.max_cached_captions:
+                self._cache.popitem(last=False)
+        tokens = torch.stack([self._cache[c][0] for c in captions])              # B L D
+        lengths = torch.tensor([self._cache[c][1] for c in captions])
+        mask = torch.arange(tokens.shape[1]) < lengths[:, None]                 # B L
+        return tokens, mask
+
+    # ------------------------------------------------------------------ one step
+    def training_step(self, batch: Any, step: int) -> dict[str, float]:
+        acc, optim = self.accelerator, self.config.optim
+        images, tokens, mask = self._inputs(batch)
+        lr = self._schedulers["stage1"].get_last_lr()[0]
+        loss = self.loss_module(images, tokens, mask)  # autocast (bf16) comes with accelerate's prepare
+        acc.backward(loss)
+        if acc.sync_gradients and optim.grad_clip is not None:
+            acc.clip_grad_norm_(self.params, optim.grad_clip)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        if acc.sync_gradients:
+            self._schedulers["stage1"].step()
+        return {"loss/total": float(loss.detach()), "lr/stage1": lr}
+
+    # ------------------------------------------------------------------ samples
+    @torch.no_grad()
+    def sample(self, batch: Any, step: int) -> Samples:
+        acc, s = self.accelerator, self.config.sampling
+        model = self.model
+        was_training = model.training
+        model.eval()
+        images, tokens, mask = self._inputs(batch)
+        generator = torch.Generator().manual_seed(s.seed)
+        with acc.autocast():
+            val = float(model.training_loss(images, tokens, mask, generator=generator,
+                                            drop_text=torch.zeros(images.shape[0], dtype=torch.bool,
+                                                                  device=images.device)))
+            noise = torch.randn((images.shape[0], 3, 1, *images.shape[-2:]), generator=generator)
+            generated = model(prompt_embeds=tokens, prompt_attention_mask=mask, latents=noise,
+                              num_inference_steps=s.steps, guidance_scale=s.guidance_scale,
+                              height=images.shape[-2], width=images.shape[-1])
+        model.train(was_training)
+        return Samples(videos={"reference": images.float().cpu()[:, :, None],
+                               "generated": generated.float().cpu()[:, :, None]},
+                       metrics={"val_loss": val})
+
+    def export(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
+
+
+def build_stage1_training(config: Stage1TrainConfig):
+    """(objective, train dataset, sample dataset) for `reducio train stage1`."""
+    data = config.data
+    if data.kind == "shards":
+        from reducio.data.latents import LatentShardDataset
+
+        if not data.root:
+            raise ConfigError("data.kind=shards needs data.root (a `reducio extract` folder); "
+                              "or use --set data.kind=shapes")
+        train = LatentShardDataset(data.root)
+        if not config.model.init:
+            want = stage1_config(config.model).dit.text_dim
+            if train.info.get("text_dim") != want:
+                raise ConfigError(f"the shards' text encoder {train.info.get('text_encoder')!r} gives "
+                                  f"{train.info.get('text_dim')}-d tokens, the stage-1 DiT takes {want}-d")
+        return Stage1Objective(config), train, train
+    common = dict(size=data.size, frames=data.frames, paraphrase=data.paraphrase)
+    train = ContentFrameDataset(data.split, length=data.length, **common)
+    samples = ContentFrameDataset(data.sample_split, length=max(config.logging.num_samples, 1), **common)
+    return Stage1Objective(config), train, samples
