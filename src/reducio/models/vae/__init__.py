@@ -1,0 +1,15 @@
+"""Reducio-VAE: image-conditioned 3D VAE with extremely compressed motion latents."""
+
+from reducio.models.vae.autoencoder import ReducioVAE
+from reducio.models.vae.config import VAEConfig
+from reducio.models.vae.distribution import DiagonalGaussian
+from reducio.models.vae.outputs import ContentFeatures, DecoderOutput, EncoderOutput
+
+__all__ = [
+    "ContentFeatures",
+    "DecoderOutput",
+    "DiagonalGaussian",
+    "EncoderOutput",
+    "ReducioVAE",
+    "VAEConfig",
+]

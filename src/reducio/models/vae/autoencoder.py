@@ -1,0 +1,380 @@
+"""Reducio-VAE: an image-conditioned 3D VAE (paper section 3; SPEC section 2).
+
+A 3D encoder compresses a clip window into a tiny motion latent; the decoder rebuilds the window
+from that latent plus multi-scale features of one content frame (the middle one) computed by a 2D
+encoder. Top-level module names (`encoder_3d, encoder_2d, decoder, quant_conv, post_quant_conv`)
+and every sub-module name equal the release's, so its state dicts load strictly with no renaming.
+
+Clips longer than `config.frames` (a multiple of it) are independent windows, exactly as the
+release's latent extraction does: each window has its own content frame, its own latent
+normalisation and is encoded/decoded on its own, one after the other (peak memory of one window).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reducio.errors import ShapeError, VideoInputError
+from reducio.models.vae.blocks import Checkpointable, Conv3d
+from reducio.models.vae.config import VAEConfig
+from reducio.models.vae.content_encoder import ContentEncoder
+from reducio.models.vae.decoder import FusionDecoder
+from reducio.models.vae.distribution import DiagonalGaussian
+from reducio.models.vae.encoder import MotionEncoder
+from reducio.models.vae.outputs import ContentFeatures, DecoderOutput, EncoderOutput
+from reducio.models.vae.tiling import (tiled_decode, tiled_encode_content, tiled_encode_video,
+                                       tiling_triggered)
+
+ContentInput = Union[torch.Tensor, ContentFeatures, Sequence[Union[torch.Tensor, ContentFeatures]]]
+
+
+class ReducioVAE(nn.Module):
+    """Reducio-VAE. `ReducioVAE(VAEConfig.preset("ft4"))`; the default config is ft4."""
+
+    config_class = VAEConfig
+
+    def __init__(self, config: VAEConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else VAEConfig()
+        c = self.config
+        self.encoder_3d = MotionEncoder(c)
+        if c.has_content:
+            self.encoder_2d = ContentEncoder(c)
+        self.decoder = FusionDecoder(c)
+        self.quant_conv = Conv3d(2 * c.z_channels, 2 * c.latent_channels, kernel_size=1)
+        self.post_quant_conv = Conv3d(c.latent_channels, c.z_channels, kernel_size=1)
+        # runtime switches, initialised from the config (which stays frozen)
+        self.use_tiling = c.use_tiling
+        self.tile_sample_min_size = c.tile_sample_min_size
+        self.tile_overlap_factor = c.tile_overlap_factor
+        self.tile_width_too = c.tile_width_too
+        if c.gradient_checkpointing:
+            self.enable_gradient_checkpointing()
+
+    # ================================================================== loading / saving
+    @classmethod
+    def from_pretrained(cls, path_or_id: str | Path, config: VAEConfig | str | Path | None = None,
+                        torch_dtype: torch.dtype | str | None = None,
+                        device: str | torch.device | None = None, **kwargs) -> ReducioVAE:
+        """Built-in name, folder, single .safetensors, official .ckpt or hub id, in eval mode
+        (`reducio.models.vae.pretrained.load_vae`; kwargs: variant, revision, cache_dir)."""
+        from reducio.models.vae.pretrained import load_vae
+
+        return load_vae(path_or_id, config=config, torch_dtype=torch_dtype, device=device,
+                        **kwargs)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write `config.json` + `model.safetensors` into `directory` (reducio.hub)."""
+        from reducio.hub import save_pretrained
+
+        return save_pretrained(self, directory)
+
+    # ================================================================== switches
+    def enable_tiling(self, tile_sample_min_size: int | None = None,
+                      tile_overlap_factor: float | None = None,
+                      tile_width_too: bool | None = None) -> None:
+        """Tile inputs whose height exceeds int(S * (1 + overlap)) (release rule; `tile_width_too`
+        also checks the width). Defaults keep the current values (config: 256 px, 0.25)."""
+        size = self.tile_sample_min_size if tile_sample_min_size is None else tile_sample_min_size
+        overlap = self.tile_overlap_factor if tile_overlap_factor is None else tile_overlap_factor
+        # validate through the config's own rules
+        self.config.replace(tile_sample_min_size=size, tile_overlap_factor=float(overlap))
+        self.use_tiling = True
+        self.tile_sample_min_size, self.tile_overlap_factor = size, float(overlap)
+        if tile_width_too is not None:
+            self.tile_width_too = tile_width_too
+
+    def disable_tiling(self) -> None:
+        self.use_tiling = False
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute res/attention block activations in backward (training memory only)."""
+        self._set_checkpointing(True)
+
+    def disable_gradient_checkpointing(self) -> None:
+        self._set_checkpointing(False)
+
+    def _set_checkpointing(self, value: bool) -> None:
+        for module in self.modules():
+            if isinstance(module, Checkpointable):
+                module.gradient_checkpointing = value
+
+    # ================================================================== shapes
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.quant_conv.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.quant_conv.weight.device
+
+    def content_frame_index(self, num_frames: int) -> int:
+        """Index of the content frame of a `num_frames`-frame window: the middle one, (T-1)//2
+        (lower middle for even T: 7 for 16 frames). Paper Table 3: middle >> random >> none."""
+        if num_frames < 1:
+            raise ShapeError(f"num_frames must be >= 1, got {num_frames}")
+        return (num_frames - 1) // 2
+
+    def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+        """(C, t, h, w) of the latent of a frames x height x width clip (frames: k * config.frames)."""
+        self._check_sizes(frames, height, width)
+        c = self.config
+        return (c.latent_channels, frames // c.time_downsample,
+                height // c.space_downsample, width // c.space_downsample)
+
+    def _check_sizes(self, frames: int, height: int, width: int) -> None:
+        f, s = self.config.frames, self.config.space_downsample
+        if frames < 1 or frames % f:
+            lo, hi = max(frames // f, 1) * f, max(math.ceil(frames / f), 1) * f
+            raise ShapeError(
+                f"got {frames} frames; Reducio-VAE takes clips of a multiple of {f} frames "
+                f"(processed as {f}-frame windows): trim to {lo} or pad to {hi} frames")
+        if height < s or width < s or height % s or width % s:
+            raise ShapeError(
+                f"height and width must be positive multiples of {s} (the spatial factor), got "
+                f"{height}x{width}; resize or crop, e.g. to "
+                f"{max(height // s, 1) * s}x{max(width // s, 1) * s}")
+
+    def _check_video(self, video: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if not isinstance(video, torch.Tensor) or video.ndim != 5:
+            raise ShapeError(f"video must be a (B, {c.in_channels}, T, H, W) tensor, got "
+                             f"{_describe(video)}; add the batch axis with video[None]")
+        if video.shape[1] != c.in_channels:
+            raise ShapeError(f"video must have {c.in_channels} channels on axis 1 (B, C, T, H, W), "
+                             f"got shape {tuple(video.shape)}; permute (B, T, C, H, W) inputs "
+                             "with video.permute(0, 2, 1, 3, 4)")
+        self._check_sizes(*video.shape[2:])
+        return video.to(self.dtype)
+
+    def _check_image(self, image: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != c.in_channels:
+            raise ShapeError(f"content image must be a (B, {c.in_channels}, H, W) tensor, got "
+                             f"{_describe(image)}")
+        self._check_sizes(c.frames, *image.shape[2:])
+        return image.to(self.dtype)
+
+    def _check_latent(self, latent: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if not isinstance(latent, torch.Tensor) or latent.ndim != 5 \
+                or latent.shape[1] != c.latent_channels:
+            raise ShapeError(f"latent must be a (B, {c.latent_channels}, t, h, w) tensor, got "
+                             f"{_describe(latent)}")
+        t = latent.shape[2]
+        if t < 1 or t % c.latent_frames:
+            raise ShapeError(f"latent has {t} frames; it must be a multiple of {c.latent_frames} "
+                             f"(one {c.frames}-frame window = {c.latent_frames} latent frames)")
+        return latent.to(self.dtype)
+
+    def _tiled(self, height: int, width: int) -> bool:
+        return tiling_triggered(height, width, enabled=self.use_tiling,
+                                sample_size=self.tile_sample_min_size,
+                                overlap=self.tile_overlap_factor, width_too=self.tile_width_too)
+
+    def _tile_kwargs(self) -> dict:
+        return {"sample_size": self.tile_sample_min_size, "overlap": self.tile_overlap_factor}
+
+    # ================================================================== encode
+    def encode(self, video: torch.Tensor) -> EncoderOutput:
+        """video: (B, 3, T, H, W) in [-1, 1], T a multiple of config.frames, H, W multiples of 32.
+
+        Returns EncoderOutput(latent_dist) over (B, C, T / 2^f_t, H / 32, W / 32); windows are
+        concatenated along time. Take `.latent_dist.mode()` or `.sample(generator)` and pass it
+        through `normalize_latent` before `decode`.
+        """
+        video = self._check_video(video)
+        tiled = self._tiled(*video.shape[-2:])
+        moments = [self._encode_window(window, tiled)
+                   for window in video.split(self.config.frames, dim=2)]
+        return EncoderOutput(latent_dist=DiagonalGaussian(torch.cat(moments, dim=2)))
+
+    def _encode_window(self, video: torch.Tensor, tiled: bool) -> torch.Tensor:
+        def encode(x: torch.Tensor) -> torch.Tensor:
+            return self.quant_conv(self.encoder_3d(x))  # B 2C t h w
+
+        if tiled:
+            return tiled_encode_video(encode, video, latent_size=self._latent_tile(),
+                                      **self._tile_kwargs())
+        return encode(video)
+
+    def normalize_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """Parameter-free layer norm over (C, t, h, w) jointly, eps 1e-5, per sample and per
+        window: the release's `F.layer_norm(z, z.shape[1:])`, the space the decoder (and the DiT)
+        works in. `decode` expects its input normalised and does not repeat this step."""
+        z = self._check_latent(z)
+        windows = z.split(self.config.latent_frames, dim=2)
+        out = [F.layer_norm(w, w.shape[1:], eps=1e-5) for w in windows]
+        return out[0] if len(out) == 1 else torch.cat(out, dim=2)
+
+    # ================================================================== content
+    def encode_content(self, image: torch.Tensor) -> ContentFeatures:
+        """image: (B, 3, H, W) content frame in [-1, 1] -> ContentFeatures (tiled like the video
+        of the same size would be). For long clips encode one content frame per window."""
+        self._require_content()
+        image = self._check_image(image)
+        height, width = image.shape[-2:]
+        if self._tiled(height, width):
+            grid = tiled_encode_content(self.encoder_2d, image, **self._tile_kwargs())
+            return ContentFeatures(grid=grid, tiled=True, image_size=(height, width))
+        maps = tuple(self.encoder_2d(image))
+        return ContentFeatures(grid=((maps,),), tiled=False, image_size=(height, width))
+
+    def content_frames(self, video: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, 3, T, H, W) -> (B, 3, n_windows, H, W): the content frame of every window.
+
+        The middle frame (T_w-1)//2 of each window; with content_frame='random' and the module in
+        training mode, a uniformly random frame per sample and window (paper Table 3 ablation).
+        """
+        self._require_content()
+        f = self.config.frames
+        frames = []
+        for window in video.split(f, dim=2):
+            if self.config.content_frame == "random" and self.training:
+                device = generator.device if generator is not None else window.device
+                idx = torch.randint(f, (window.shape[0],), generator=generator, device=device)
+                frames.append(window[torch.arange(window.shape[0]), :, idx.to(window.device)])
+            else:
+                frames.append(window[:, :, self.content_frame_index(f)])
+        return torch.stack(frames, dim=2)
+
+    def _require_content(self) -> None:
+        if not self.config.has_content:
+            raise VideoInputError("this Reducio-VAE was built with content_frame='none': it has no "
+                                  "content encoder; call decode(latent, None)")
+
+    # ================================================================== decode
+    def decode(self, latent: torch.Tensor, content: ContentInput | None) -> DecoderOutput:
+        """latent: (B, C, t, h, w), already normalised (`normalize_latent`), t = n_windows *
+        config.latent_frames. content, one per window:
+          - n_windows == 1: an image (B, 3, H, W) or `encode_content` output;
+          - any n_windows: a tensor (B, 3, n_windows, H, W) (see `content_frames`) or a list of
+            n_windows images / ContentFeatures;
+          - None for a content_frame='none' model.
+        H, W must equal 32h, 32w. Returns DecoderOutput(sample=(B, 3, T, H, W)).
+        """
+        latent = self._check_latent(latent)
+        n = latent.shape[2] // self.config.latent_frames
+        contents = self._split_content(content, n)
+        windows = latent.split(self.config.latent_frames, dim=2)
+        return DecoderOutput(sample=self._stack_windows(
+            lambda k: self._decode_window(windows[k], contents[k]), n))
+
+    def _split_content(self, content: ContentInput | None, n: int) -> list:
+        if not self.config.has_content:
+            if content is not None:
+                raise VideoInputError("this Reducio-VAE has no content encoder "
+                                      "(content_frame='none'); pass content=None")
+            return [None] * n
+        if content is None:
+            raise VideoInputError("decode needs the content frame (B, 3, H, W) or encode_content "
+                                  "output; got None")
+        if isinstance(content, torch.Tensor) and content.ndim == 5:
+            items = list(content.unbind(2))
+        elif isinstance(content, (torch.Tensor, ContentFeatures)):
+            items = [content]
+        else:
+            items = list(content)
+        if len(items) != n:
+            raise ShapeError(f"the latent holds {n} window(s) of {self.config.latent_frames} latent "
+                             f"frames but {len(items)} content frame(s)/features were given; pass "
+                             f"one per window, e.g. a (B, 3, {n}, H, W) tensor from content_frames")
+        return items
+
+    def _window_features(self, item, latent: torch.Tensor) -> ContentFeatures | None:
+        if item is None:
+            return None
+        feats = item if isinstance(item, ContentFeatures) else self.encode_content(item)
+        s = self.config.space_downsample
+        expected = (latent.shape[-2] * s, latent.shape[-1] * s)
+        if tuple(feats.image_size) != expected:
+            raise ShapeError(f"content frame is {feats.image_size[0]}x{feats.image_size[1]} but the "
+                             f"latent decodes to {expected[0]}x{expected[1]}; use the frame of "
+                             "the same clip")
+        if feats.batch_size != latent.shape[0]:
+            raise ShapeError(f"content batch {feats.batch_size} != latent batch {latent.shape[0]}")
+        if feats.tiled != self._tiled(*expected):
+            raise ShapeError(f"content features were encoded with tiling "
+                             f"{'on' if feats.tiled else 'off'} but decoding this latent uses "
+                             f"tiling {'off' if feats.tiled else 'on'}; encode the content with "
+                             "the same tiling settings (or pass the image instead)")
+        return feats
+
+    def _decode_window(self, z: torch.Tensor, item) -> torch.Tensor:
+        feats = self._window_features(item, z)
+        if feats is not None:
+            feats = feats.to(dtype=z.dtype)
+
+        def decode(zt: torch.Tensor, maps) -> torch.Tensor:
+            return self.decoder(self.post_quant_conv(zt), maps)  # B 3 T H W
+
+        s = self.config.space_downsample
+        tiled = feats.tiled if feats is not None else self._tiled(z.shape[-2] * s, z.shape[-1] * s)
+        if tiled:
+            grid = None if feats is None else feats.grid
+            return tiled_decode(decode, z, grid, latent_size=self._latent_tile(),
+                                **self._tile_kwargs())
+        return decode(z, None if feats is None else feats.maps)
+
+    def _latent_tile(self) -> int:
+        return int(self.tile_sample_min_size / self.config.space_downsample)
+
+    @staticmethod
+    def _stack_windows(run_window, n: int) -> torch.Tensor:
+        """Concatenate per-window outputs in time. Without autograd the result is preallocated and
+        filled window by window so peak memory stays that of one window."""
+        first = run_window(0)
+        if n == 1:
+            return first
+        if torch.is_grad_enabled():
+            return torch.cat([first] + [run_window(k) for k in range(1, n)], dim=2)
+        t = first.shape[2]
+        out = first.new_empty((*first.shape[:2], n * t, *first.shape[3:]))
+        out[:, :, :t] = first
+        del first
+        for k in range(1, n):
+            out[:, :, k * t:(k + 1) * t] = run_window(k)
+        return out
+
+    # ================================================================== forward
+    def forward(self, video: torch.Tensor, sample_posterior: bool = False,
+                generator: torch.Generator | None = None) -> DecoderOutput:
+        """Reconstruct a clip: per window, content frame -> features, encode, z = mode (default) or
+        sample (`sample_posterior=True`, what the release always does), normalise, decode.
+
+        Returns DecoderOutput(sample (B, 3, T, H, W), latent_dist over all windows, latent = the
+        normalised latent that was decoded, (B, C, t, h, w)).
+        """
+        video = self._check_video(video)
+        tiled = self._tiled(*video.shape[-2:])
+        f = self.config.frames
+        n = video.shape[2] // f
+        moments, latents = [], []
+        content = self.content_frames(video, generator) if self.config.has_content else None
+
+        def run_window(k: int) -> torch.Tensor:
+            window = video[:, :, k * f:(k + 1) * f]
+            feats = None if content is None else self.encode_content(content[:, :, k])
+            dist = DiagonalGaussian(self._encode_window(window, tiled))
+            z = dist.sample(generator) if sample_posterior else dist.mode()
+            z = F.layer_norm(z, z.shape[1:], eps=1e-5)
+            moments.append(dist.moments)
+            latents.append(z)
+            return self._decode_window(z, feats)
+
+        sample = self._stack_windows(run_window, n)
+        return DecoderOutput(sample=sample, latent_dist=DiagonalGaussian(torch.cat(moments, dim=2)),
+                             latent=torch.cat(latents, dim=2))
+
+
+def _describe(x) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)}"
+    return f"a {type(x).__name__}"

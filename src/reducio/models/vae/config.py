@@ -1,0 +1,256 @@
+"""Reducio-VAE architecture config.
+
+Defaults equal the released `reducio_kl_ft4_fs32_z16_attn23.yaml` (SPEC section 2). The release
+stores its down-sampling factors as log2 exponents (`f_t: 2` means 4x in time); we keep the
+exponent under an explicit `log2_` name and expose the factor as a property.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from reducio.errors import ConfigError
+
+GROUPNORM_GROUPS = 32  # every Normalize() in the release is GroupNorm(32, C)
+CROSS_ATTENTION_HEAD_DIM = 64  # BasicTransformerBlock(d_head=64) in the release
+CONTENT_FRAME_CHOICES = ("middle", "random", "none")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAEConfig:
+    """Reducio-VAE architecture. Defaults match the released ft4 checkpoint.
+
+    Field <- official key (`model.params` / `ddconfig` / `ddconfig_2d`):
+
+    - `frames` <- ddconfig.temp_res: frames per clip window. Longer clips are processed as
+      independent windows of this many frames (each with its own content frame).
+    - `latent_channels` <- embed_dim; `z_channels` <- ddconfig.z_channels (encoder output before
+      `quant_conv`, decoder input after `post_quant_conv`).
+    - `log2_time_downsample` <- ddconfig.f_t (a log2 exponent: 2 -> T/4).
+      The spatial factor is not a field: it is 2**(len(channel_mult) - 1), as in the release.
+    - `encoder_channels` <- ddconfig.ch, `decoder_channels` <- ddconfig.ch_in (the decoder's
+      `conv_in` width is `encoder_channels * channel_mult[-1]`, a release quirk, SPEC 7.2),
+      `channel_mult`, `num_res_blocks` (shared by the 3D encoder and the decoder).
+    - `content_channels`, `content_channel_mult`, `content_num_res_blocks` <- ddconfig_2d.
+    - `fuse_levels` <- ddconfig.ch_fuse: decoder level i cross-attends to content feature
+      fuse_levels[i] (-1: no fusion). `fuse_mid`: a cross-attention block in the decoder middle
+      attending to the content encoder's mid output.
+    - `window_size` <- ddconfig.window_size (cross-attention / 3D mid self-attention windows);
+      `content_window_size` <- ddconfig_2d.window_size (2D mid self-attention; release default 256).
+    - `mid_attention_heads`: heads of the mid self-attention blocks (hard-coded 8 in the release).
+    - `use_tiling`, `tile_sample_min_size`, `tile_overlap_factor` <- model.params. Tiling is used
+      when `use_tiling` and the input height > int(S * (1 + overlap)); the release never checks the
+      width. `tile_width_too=True` also triggers on the width (our addition, off by default).
+    - `content_frame`: "middle" (the release: frame (T-1)//2 of each window), "random" (a random
+      frame per sample while training, the middle one in eval; paper Table 3 ablation) or "none"
+      (no content encoder and no fusion blocks; paper Table 3 "n/a").
+    - `gradient_checkpointing`: initial state of activation checkpointing in res/attention blocks
+      (training memory only; toggled at runtime by `ReducioVAE.enable_gradient_checkpointing`).
+    """
+
+    frames: int = 16
+    in_channels: int = 3
+    out_channels: int = 3
+    latent_channels: int = 16
+    z_channels: int = 16
+    log2_time_downsample: int = 2
+    encoder_channels: int = 128
+    decoder_channels: int = 128
+    channel_mult: tuple[int, ...] = (1, 2, 2, 4, 4, 4)
+    num_res_blocks: int = 2
+    content_channels: int = 128
+    content_channel_mult: tuple[int, ...] = (1, 2, 4, 4)
+    content_num_res_blocks: int = 2
+    fuse_levels: tuple[int, ...] = (-1, -1, 2, 3, -1, -1)
+    fuse_mid: bool = True
+    window_size: int = 128
+    content_window_size: int = 256
+    mid_attention_heads: int = 8
+    use_tiling: bool = False
+    tile_sample_min_size: int = 256
+    tile_overlap_factor: float = 0.25
+    tile_width_too: bool = False
+    content_frame: Literal["middle", "random", "none"] = "middle"
+    gradient_checkpointing: bool = False
+
+    # ------------------------------------------------------------------ derived sizes
+    @property
+    def time_downsample(self) -> int:
+        """Temporal compression factor (T -> T / time_downsample)."""
+        return 2**self.log2_time_downsample
+
+    @property
+    def log2_space_downsample(self) -> int:
+        """One stride-2 stage per encoder level but the last (the release's default f_s)."""
+        return len(self.channel_mult) - 1
+
+    @property
+    def space_downsample(self) -> int:
+        """Spatial compression factor (H, W -> H / space_downsample)."""
+        return 2**self.log2_space_downsample
+
+    @property
+    def latent_frames(self) -> int:
+        """Latent frames per `frames`-frame window."""
+        return self.frames // self.time_downsample
+
+    @property
+    def has_content(self) -> bool:
+        """False for the content_frame='none' ablation (no 2D encoder, no fusion)."""
+        return self.content_frame != "none"
+
+    @property
+    def tile_latent_min_size(self) -> int:
+        return int(self.tile_sample_min_size / self.space_downsample)
+
+    # ------------------------------------------------------------------ validation
+    def __post_init__(self) -> None:
+        _check_types(self)
+        errors: list[str] = []
+        positive = ("frames", "in_channels", "out_channels", "latent_channels", "z_channels",
+                    "encoder_channels", "decoder_channels", "num_res_blocks", "content_channels",
+                    "content_num_res_blocks", "window_size", "content_window_size",
+                    "mid_attention_heads", "tile_sample_min_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                errors.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if len(self.channel_mult) < 1 or any(m < 1 for m in self.channel_mult):
+            errors.append(f"channel_mult must be non-empty positive ints, got {self.channel_mult}")
+        if len(self.content_channel_mult) < 1 or any(m < 1 for m in self.content_channel_mult):
+            errors.append("content_channel_mult must be non-empty positive ints, "
+                          f"got {self.content_channel_mult}")
+        if errors:
+            raise ConfigError("invalid VAEConfig: " + "; ".join(errors))
+
+        if not 0 <= self.log2_time_downsample <= self.log2_space_downsample:
+            errors.append(f"log2_time_downsample must be in [0, len(channel_mult)-1 = "
+                          f"{self.log2_space_downsample}], got {self.log2_time_downsample}")
+        elif self.frames % self.time_downsample:
+            errors.append(f"frames ({self.frames}) must be a multiple of the time downsample "
+                          f"factor 2**log2_time_downsample = {self.time_downsample}")
+        widths = {
+            "encoder_channels * channel_mult": [self.encoder_channels * m
+                                                for m in (1, *self.channel_mult)],
+            "decoder_channels * channel_mult": [self.decoder_channels * m
+                                                for m in self.channel_mult],
+            "content_channels * content_channel_mult": [self.content_channels * m for m in
+                                                        (1, *self.content_channel_mult)],
+        }
+        for what, chans in widths.items():
+            bad = [c for c in chans if c % GROUPNORM_GROUPS]
+            if bad:
+                errors.append(f"{what} gives widths {chans}; GroupNorm needs multiples of "
+                              f"{GROUPNORM_GROUPS} (bad: {bad})")
+        mids = [self.encoder_channels * self.channel_mult[-1],
+                self.decoder_channels * self.channel_mult[-1],
+                self.content_channels * self.content_channel_mult[-1]]
+        if any(c % self.mid_attention_heads for c in mids):
+            errors.append(f"mid widths {mids} must be divisible by mid_attention_heads="
+                          f"{self.mid_attention_heads}")
+        if len(self.fuse_levels) != len(self.channel_mult):
+            errors.append(f"fuse_levels needs one entry per decoder level "
+                          f"({len(self.channel_mult)}), got {self.fuse_levels}")
+        n_feats = len(self.content_channel_mult) + 1  # one per 2D level + the mid output
+        if any(not -1 <= k < n_feats for k in self.fuse_levels):
+            errors.append(f"fuse_levels entries must be -1 or a content feature index in "
+                          f"[0, {n_feats - 1}], got {self.fuse_levels}")
+        if self.content_frame not in CONTENT_FRAME_CHOICES:
+            errors.append(f"content_frame must be one of {CONTENT_FRAME_CHOICES}, "
+                          f"got {self.content_frame!r}")
+        if self.tile_sample_min_size % self.space_downsample:
+            errors.append(f"tile_sample_min_size ({self.tile_sample_min_size}) must be a multiple "
+                          f"of the spatial factor {self.space_downsample}")
+        if not 0.0 <= self.tile_overlap_factor < 1.0:
+            errors.append(f"tile_overlap_factor must be in [0, 1), got {self.tile_overlap_factor}")
+        if errors:
+            raise ConfigError("invalid VAEConfig: " + "; ".join(errors))
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VAEConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"VAEConfig.from_dict expects a dict, got {type(data).__name__}")
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown VAEConfig key(s) {unknown}; valid keys: {valid}")
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs)
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> VAEConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read VAE config JSON {path}: {exc}") from exc
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> VAEConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def preset(cls, name: str) -> VAEConfig:
+        """Named configs: ft4, ft2, ft4-1024, ft2-1024 (release) and tiny (CPU-sized)."""
+        from reducio.models.vae.presets import VAE_PRESETS
+
+        if name not in VAE_PRESETS:
+            raise ConfigError(f"unknown VAE preset {name!r}; valid presets: {sorted(VAE_PRESETS)}")
+        return VAE_PRESETS[name]
+
+    @classmethod
+    def from_official_yaml(cls, path: str | Path) -> VAEConfig:
+        """Build from a release YAML (`model.params.{embed_dim, ddconfig, ddconfig_2d, ...}`)."""
+        from reducio.models.vae.official_config import config_from_official_yaml
+
+        return config_from_official_yaml(path)
+
+
+def _check_types(config: VAEConfig) -> None:
+    """Reject wrongly typed values early (JSON hand edits: "16" for 16, 1 for True...)."""
+    hints = typing.get_type_hints(type(config))
+    errors = []
+    for f in dataclasses.fields(config):
+        value, hint = getattr(config, f.name), hints[f.name]
+        if not _matches(value, hint):
+            errors.append(f"{f.name}={value!r} is not {_describe(hint)}")
+    if errors:
+        raise ConfigError("invalid VAEConfig types: " + "; ".join(errors))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if origin is tuple:
+        (item,) = typing.get_args(hint)[:1]
+        return isinstance(value, tuple) and all(_matches(v, item) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return f"one of {typing.get_args(hint)}"
+    return getattr(hint, "__name__", str(hint))
