@@ -1,0 +1,268 @@
+"""Benchmark 3: end-to-end text-to-video, broken down by stage.
+
+Stages (exclusive wall times; they add up to the total):
+    text_encode        the text encoder (T5-XXL at full scale; MiniLM for tiny)
+    stage1             text -> content image (PixArt-alpha 1024 + SD VAE decode at full scale;
+                       the built-in pixel DiT for tiny), its own text encoding excluded
+    image_conditions   the DiT's image conditions of the content frame (CLIP ViT-H tokens + SD-VAE
+                       latent at full scale; pixel patches + pooled RGB for tiny)
+    dit_loop           Reducio-DiT sampling: `steps` scheduler steps with text guidance 4.5 and
+                       image guidance 1.0 (2 DiT passes per step, batched), plus scheduler work
+    vae_decode         Reducio-VAE decode around the content frame (tiled at 1024 px), including
+                       its content-encoder pass
+Generation itself runs through `reducio.pipelines` (ReducioTextToVideoPipeline for tiny; stage 1
+from diffusers' PixArtAlphaPipeline + ReducioImageToVideoPipeline for full), with their models'
+methods wrapped by `StageTimer` (CUDA events on a GPU). All weights are random: only shapes set
+the time. The paper reports 15.5 s for 16 x 1024 x 1024 on one A100 (its breakdown is not given).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from reducio.bench.e2e_components import CLIP_VIT_H_14, PIXART_1024, SD_VAE, T5_XXL
+from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threads
+from reducio.bench.isolate import BenchmarkError
+from reducio.bench.memory import process_peak_rss_mib
+from reducio.bench.timing import StageTimer
+
+PAPER_A100_S = 15.5  # 16 x 1024 x 1024, one A100 (paper abstract)
+STAGES = ("text_encode", "stage1", "image_conditions", "dit_loop", "vae_decode")
+
+
+@dataclass(frozen=True, kw_only=True)
+class E2ESpec:
+    """What one end-to-end run generates and with which (random-weight) models.
+
+    `kind` "full": T5 (config `text`), PixArt (config `stage1`) + SD VAE, CLIP (`semantic`),
+    SD-VAE encoder (`content`). `kind` "tiny": MiniLM, the built-in stage-1 preset, pixel
+    patches, pooled RGB (the dicts are unused).
+    """
+
+    name: str
+    kind: str  # "full" | "tiny"
+    size: int
+    frames: int = 16
+    vae_preset: str
+    dit_preset: str
+    dit_overrides: dict = field(default_factory=dict)
+    steps: int = 20
+    stage1_steps: int = 20
+    guidance_scale: float = 4.5
+    image_guidance_scale: float = 1.0
+    text: dict = field(default_factory=dict)
+    text_length: int = 120
+    stage1: dict = field(default_factory=dict)
+    stage1_vae: dict = field(default_factory=dict)
+    semantic: dict = field(default_factory=dict)
+    content: dict = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> E2ESpec:
+        return dataclasses.replace(self, **changes)
+
+
+E2E_SPECS: dict[str, E2ESpec] = {
+    # The paper's setting: 16 x 1024^2, the 1.2B DiT, ft4 with 1024 px tiling.
+    "full": E2ESpec(name="full", kind="full", size=1024, vae_preset="ft4-1024",
+                    dit_preset="reducio-dit-1.2b", text=T5_XXL, stage1=PIXART_1024,
+                    stage1_vae=SD_VAE, semantic=CLIP_VIT_H_14, content=SD_VAE),
+    # CPU-sized: the tiny presets at 64 px (what the shapes world trains at).
+    "tiny": E2ESpec(name="tiny", kind="tiny", size=64, vae_preset="tiny", dit_preset="tiny",
+                    text_length=64),
+}
+
+
+def _full_pipelines(spec: E2ESpec, vae, dit, device, dtype):
+    from reducio.bench import e2e_components as comp
+    from reducio.pipelines import ReducioImageToVideoPipeline
+
+    t5 = comp.build_t5_encoder(spec.text, device, dtype)
+    stage1 = comp.build_pixart_pipeline(spec.stage1, spec.stage1_vae, device, dtype)
+    i2v = ReducioImageToVideoPipeline(
+        vae, dit, comp.t5_text_encoder(t5, spec.text_length),
+        comp.build_clip_semantic(spec.semantic, device, dtype),
+        comp.build_sd_content(spec.content, device, dtype))
+    return t5, stage1, i2v
+
+
+def _tiny_pipeline(spec: E2ESpec, vae, dit, device, dtype):
+    from reducio.pipelines import ReducioStage1Generator, ReducioTextToVideoPipeline, Stage1Config
+    from reducio.pipelines.components import load_text_encoder
+
+    with torch.device(device):
+        stage1 = ReducioStage1Generator(Stage1Config.preset("tiny-image"))
+    stage1 = stage1.to(device=device, dtype=dtype).eval()
+    text = load_text_encoder("minilm", device=device, torch_dtype=dtype)
+    return ReducioTextToVideoPipeline.from_components(vae=vae, dit=dit, stage1=stage1,
+                                                      text_encoder=text)
+
+
+def _instrument(timer: StageTimer, i2v) -> None:
+    for encoder in (i2v.semantic_encoder, i2v.content_encoder):
+        if encoder is not None:
+            timer.wrap(encoder, "encode", "image_conditions")
+    timer.wrap(i2v.vae, "decode", "vae_decode")
+
+
+def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup: int = 1,
+                compile: bool = False, threads: int | None = None, seed: int = 0) -> dict:
+    """Build everything, generate `warmup` untimed videos, then one timed (own process on CPU)."""
+    from reducio.bench.dit import build_dit
+    from reducio.bench.vae import _reducio
+    from reducio.models.dit import DiTConfig
+
+    set_threads(threads)
+    spec = E2ESpec(**spec)
+    dev, torch_dtype = resolve_device(device), parse_dtype(dtype)
+    dit_config = DiTConfig.preset(spec.dit_preset)
+    if spec.dit_overrides:
+        dit_config = dit_config.replace(**spec.dit_overrides)
+    dit = build_dit(dit_config, torch_dtype, dev)
+    vae = _reducio(f"reducio-{spec.vae_preset}", torch_dtype, dev, tiling=True)
+    if compile:
+        dit.compile()
+    prompt = "a red ball bouncing on a wooden floor, camera slowly panning right"
+
+    if spec.kind == "full":
+        t5, stage1, i2v = _full_pipelines(spec, vae, dit, dev, torch_dtype)
+        i2v.set_progress_bar_config(disable=True)
+        g = torch.Generator().manual_seed(seed)
+        # token ids stand in for the tokenizer (microseconds); [prompt, empty negative] batched
+        ids = torch.randint(2, spec.text["vocab_size"], (2, spec.text_length), generator=g).to(dev)
+        mask = torch.ones_like(ids)
+
+        def generate(timer: StageTimer):
+            with timer.stage("text_encode"):
+                tokens = t5(input_ids=ids, attention_mask=mask).last_hidden_state   # 2 L 4096
+            with timer.stage("stage1"):
+                image = stage1(negative_prompt=None, prompt_embeds=tokens[:1],
+                               prompt_attention_mask=mask[:1],
+                               negative_prompt_embeds=tokens[1:],
+                               negative_prompt_attention_mask=mask[1:],
+                               num_inference_steps=spec.stage1_steps, height=spec.size,
+                               width=spec.size, output_type="pt", use_resolution_binning=False,
+                               generator=torch.Generator(dev).manual_seed(seed)).images
+                image = image.float() * 2 - 1                                          # B 3 H W
+            with timer.stage("dit_loop"):
+                return i2v(image, prompt_embeds=tokens[:1], prompt_attention_mask=mask[:1].bool(),
+                           num_inference_steps=spec.steps, guidance_scale=spec.guidance_scale,
+                           image_guidance_scale=spec.image_guidance_scale,
+                           num_frames=spec.frames, generator=torch.Generator(dev).manual_seed(seed))
+        pipe_i2v = i2v
+    elif spec.kind == "tiny":
+        t2v = _tiny_pipeline(spec, vae, dit, dev, torch_dtype)
+        t2v.set_progress_bar_config(disable=True)
+        pipe_i2v = t2v.image_pipeline
+
+        def generate(timer: StageTimer):
+            with timer.stage("dit_loop"):
+                return t2v(prompt, num_inference_steps=spec.steps,
+                           guidance_scale=spec.guidance_scale,
+                           image_guidance_scale=spec.image_guidance_scale,
+                           stage1_steps=spec.stage1_steps, height=spec.size, width=spec.size,
+                           num_frames=spec.frames,
+                           generator=torch.Generator(dev).manual_seed(seed))
+    else:
+        raise BenchmarkError(f"E2ESpec.kind must be 'full' or 'tiny', got {spec.kind!r}")
+
+    def run_once() -> tuple[StageTimer, Any]:
+        timer = StageTimer(dev)
+        _instrument(timer, pipe_i2v)
+        if spec.kind == "tiny":
+            timer.wrap(t2v.image_pipeline.text_encoder, "encode", "text_encode")
+            timer.wrap(t2v.stage1, "forward", "stage1")
+        with torch.no_grad():
+            out = generate(timer)
+        _unwrap(pipe_i2v, t2v.stage1 if spec.kind == "tiny" else None)
+        return timer, out
+
+    for _ in range(warmup):
+        run_once()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    timer, out = run_once()
+    frames = out.frames
+    record = {"spec": dataclasses.asdict(spec), "device": str(dev), "dtype": dtype_name(torch_dtype),
+              "compile": compile, "warmup": warmup, "output_shape": list(frames.shape),
+              "timing": timer.to_dict(), "pipeline_timings": dict(out.timings),
+              "dit_parameters": sum(p.numel() for p in dit.parameters()),
+              "threads": torch.get_num_threads()}
+    record["process_peak_rss_mib"] = process_peak_rss_mib() if dev.type == "cpu" else None
+    if dev.type == "cuda":
+        record["cuda_peak_allocated_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    return record
+
+
+def _unwrap(i2v, stage1) -> None:
+    """Drop the instance-level timing wrappers so the next run wraps the originals again."""
+    for obj, method in ((i2v.semantic_encoder, "encode"), (i2v.content_encoder, "encode"),
+                        (i2v.vae, "decode"), (i2v.text_encoder, "encode"), (stage1, "forward")):
+        if obj is not None and method in vars(obj):
+            delattr(obj, method)
+
+
+def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
+                      device: str | None = None, dtype: str | None = None,
+                      steps: int | None = None, stage1_steps: int | None = None,
+                      frames: int | None = None, size: int | None = None, compile: bool = False,
+                      warmup: int = 1, isolated: bool | None = None, threads: int | None = None,
+                      seed: int = 0, progress=print) -> dict:
+    """One timed generation (after `warmup` untimed ones); returns the JSON record."""
+    from reducio.bench.env import environment
+    from reducio.bench.isolate import run_measurement
+
+    dev = resolve_device(device)
+    cpu = dev.type == "cpu"
+    if spec is None:
+        scale = scale or ("tiny" if cpu else "full")
+        if scale not in E2E_SPECS:
+            raise BenchmarkError(f"unknown e2e scale {scale!r}; valid: {sorted(E2E_SPECS)}")
+        spec = E2E_SPECS[scale]
+    changes = {k: v for k, v in dict(steps=steps, stage1_steps=stage1_steps, frames=frames,
+                                     size=size).items() if v is not None}
+    spec = spec.replace(**changes)
+    dtype = dtype or ("fp32" if cpu else "bf16")
+    isolated = cpu if isolated is None else isolated
+    set_threads(threads)
+    if cpu and spec.kind == "full":
+        progress("[e2e] warning: the full setting on a CPU builds ~8B random parameters "
+                 "(T5-XXL alone is 19 GB in fp32) and runs for hours; use --scale tiny here")
+    progress(f"[e2e] {spec.name}: {spec.frames}x{spec.size}x{spec.size}, {spec.steps} steps, "
+             f"{dtype} on {dev} ...")
+    result = run_measurement("reducio.bench.e2e:measure_e2e",
+                             dict(spec=dataclasses.asdict(spec), device=str(dev), dtype=dtype,
+                                  warmup=warmup, compile=compile, threads=threads, seed=seed),
+                             isolated=isolated, threads=threads)
+    return {"benchmark": "e2e", "environment": environment(dev),
+            "settings": {"scale": spec.name, "dtype": dtype, "compile": compile,
+                         "warmup": warmup, "isolated": isolated, "seed": seed},
+            "paper_a100_s": PAPER_A100_S, "result": result}
+
+
+def e2e_tables(record: dict) -> str:
+    from reducio.bench.env import hardware_label
+    from reducio.bench.report import markdown_table
+
+    r = record["result"]
+    spec, stages = r["spec"], r["timing"]["stages_s"]
+    total = sum(stages.values())
+    full = spec["name"] == "full"
+    rows = [[name, stages.get(name), None if not total else 100 * stages.get(name, 0) / total,
+             r["timing"]["calls"].get(name), None] for name in STAGES if name in stages]
+    rows.append(["total", total, 100.0 if total else None, None,
+                 record["paper_a100_s"] if full else None])
+    head = (f"End to end ({spec['name']}): {spec['frames']}x{spec['size']}x{spec['size']}, "
+            f"DiT {spec['dit_preset']} {spec['steps']} steps (text guidance "
+            f"{spec['guidance_scale']}, image {spec['image_guidance_scale']}), stage 1 "
+            f"{spec['stage1_steps']} steps, VAE {spec['vae_preset']}; {r['dtype']}"
+            f"{', torch.compile' if r['compile'] else ''} on {hardware_label(record['environment'])}"
+            f"; warm-up {r['warmup']}; random weights.")
+    table = markdown_table(["stage", "seconds", "% of total", "calls", "paper, 1x A100 (s)"], rows)
+    note = ("The paper's 15.5 s is for the full setting on an A100 (no per-stage breakdown "
+            "published); this run is " + ("that setting." if full else
+                                          "the tiny setting, not comparable with it."))
+    return "\n".join([head, "", table, "", note])

@@ -1,0 +1,119 @@
+"""Every benchmark end to end at the tiny size: it runs, its JSON round-trips, its tables print,
+and the numbers it reports are consistent with each other. Slow (subprocesses, model builds)."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_vae_benchmark_tiny_in_fresh_process(tmp_path):
+    from reducio.bench.report import write_json
+    from reducio.bench.vae import run_vae_benchmark, vae_tables
+
+    record = run_vae_benchmark(models=("reducio-tiny",), size=64, threads=1, isolated=True,
+                               progress=lambda *_: None)
+    (result,) = record["results"]
+    assert record["failures"] == [] and result["frames"] == 16
+    assert result["latent"]["latent_shape"] == [16, 4, 2, 2]
+    assert result["latent"]["compression_values"] == 768
+    phases = result["phases"]
+    assert set(phases) == {"encode", "content", "decode"}
+    assert all(p["time"]["median_s"] > 0 for p in phases.values())
+    # a fresh process: its lifetime peak covers the model and every phase's working set
+    assert result["process_peak_rss_mib"] >= result["memory_after_build_mib"]
+    assert result["flops"]["total"] == sum(result["flops"][k] for k in ("encode", "content", "decode"))
+    assert record["comparison"][0]["total_ratio"] == pytest.approx(1.0)
+    path = write_json(tmp_path / "vae.json", record)
+    assert json.loads(path.read_text())["results"][0]["model"] == "reducio-tiny"
+    assert "reducio-tiny" in vae_tables(record)
+
+
+def test_vae_benchmark_peer_gets_its_frame_count():
+    from reducio.bench.vae import run_vae_benchmark
+
+    record = run_vae_benchmark(models=("reducio-tiny", "wan-2.1"), size=32, threads=1,
+                               isolated=False, flops=False, progress=lambda *_: None)
+    reducio, wan = record["results"]
+    assert (reducio["frames"], wan["frames"]) == (16, 17)
+    # the first 16 frames are the same pixels for both models
+    assert wan["latent"]["latent_shape"] == [16, 5, 4, 4]
+    assert record["comparison"][1]["latent_values_ratio"] == pytest.approx(1280 / 64)
+
+
+def test_dit_benchmark_compares_grids_and_labels_extrapolation():
+    from reducio.bench.dit import dit_tables, run_dit_benchmark
+
+    record = run_dit_benchmark(preset="tiny", sizes=(64,), threads=1, isolated=False,
+                               max_tflop=1e-3, progress=lambda *_: None)
+    rows = {r["grid_kind"]: r for r in record["rows"]}
+    assert rows["reducio"]["tokens"] == 16 and rows["vae-4x8x8"]["tokens"] == 256
+    (comparison,) = record["comparison"]
+    assert comparison["tokens_ratio"] == 16 and comparison["flops_ratio"] > 1
+    # the 256-token grid exceeds the tiny budget: timed with fewer blocks and scaled, labelled
+    big = rows["vae-4x8x8"]
+    assert big["extrapolated"] and big["depth_measured"] < 6 and "EXTRAPOLATED" in big["extrapolation"]
+    assert big["step_s"] > big["measured_step_s"]
+    assert not rows["reducio"]["extrapolated"]
+    assert 0 < rows["reducio"]["fraction_of_peak"]
+    assert "vae-4x8x8" in dit_tables(record)
+
+
+def test_e2e_benchmark_tiny_stages_add_up():
+    from reducio.bench.e2e import STAGES, e2e_tables, run_e2e_benchmark
+
+    record = run_e2e_benchmark(scale="tiny", steps=2, stage1_steps=2, threads=1, isolated=False,
+                               progress=lambda *_: None)
+    result = record["result"]
+    stages = result["timing"]["stages_s"]
+    assert set(stages) == set(STAGES)
+    assert all(v >= 0 for v in stages.values())
+    assert result["output_shape"] == [1, 3, 16, 64, 64]
+    # exclusive stage times cover the pipeline's own total (which includes only its own calls)
+    assert sum(stages.values()) >= 0.9 * result["pipeline_timings"]["total"]
+    assert "paper" in e2e_tables(record)
+
+
+def test_throughput_benchmark_tiny():
+    from reducio.bench.throughput import run_throughput_benchmark, throughput_tables
+
+    record = run_throughput_benchmark(batch_sizes=(1, 2), train_steps=1, threads=1, warmup=0,
+                                      repeats=1, isolated=True, progress=lambda *_: None)
+    assert record["failures"] == []
+    (extraction,) = record["extraction"]
+    assert [r["batch"] for r in extraction["rows"]] == [1, 2]
+    assert extraction["rows"][0]["latent_shape"] == [16, 4, 2, 2]
+    (training,) = record["training"]
+    assert training["tokens_per_s"] == pytest.approx(training["samples_per_s"] * 16)
+    assert 0 < training["mfu"] and training["last_metrics"]["loss/total"] > 0
+    assert "DiT training" in throughput_tables(record)
+
+
+def test_cli_writes_json_with_command(tmp_path, capsys):
+    from reducio.cli.bench import main
+
+    out = tmp_path / "dit.json"
+    assert main(["dit", "--quick", "--size", "32", "--threads", "1", "--in-process",
+                 "-o", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["benchmark"] == "dit" and record["settings"]["preset"] == "tiny"
+    assert record["environment"]["cpu"] and record["environment"]["torch"]
+    assert "reducio bench dit" in record["command"]
+    assert "tokens" in capsys.readouterr().out
+
+
+def test_vae_tile_path_is_labelled_extrapolation():
+    from reducio.bench.vae import run_vae_benchmark, vae_tables
+
+    record = run_vae_benchmark(models=("reducio-tiny",), size=32, tile=True,
+                               tile_model="reducio-tiny", threads=1, isolated=False, flops=False,
+                               progress=lambda *_: None)
+    tile = record["tile_1024"]
+    assert tile["tile"]["size"] == 320 and "EXTRAPOLATED" in tile["extrapolation"]
+    # the tiled 1024 path costs more than 16 untiled 256 px tiles' worth of one 320 px tile's
+    # area would suggest (overlap), and less than 16 whole 320 px tiles
+    ratio = tile["full_1024_flops"]["total"] / tile["tile_flops"]["total"]
+    assert 1024**2 / 320**2 < ratio <= 16.5
+    assert tile["extrapolated_1024_total_s"] > 0
+    assert "EXTRAPOLATED" in vae_tables(record) or "extrapolated" in vae_tables(record).lower()
