@@ -17,7 +17,8 @@ from reducio.models.vae import ReducioVAE, VAEConfig
 # 8 frames, 4 latent channels, GroupNorm-legal widths: encodes 4 clips of 32 px in ~0.2 s.
 MICRO_VAE = VAEConfig.preset("tiny").replace(
     frames=8, encoder_channels=32, decoder_channels=32, content_channels=32, latent_channels=4,
-    z_channels=4, mid_attention_heads=1, channel_mult=(1, 1, 1, 1, 1, 1), content_channel_mult=(1, 1, 1, 1))
+    z_channels=4, mid_attention_heads=1, channel_mult=(1, 1, 1, 1, 1, 1), content_channel_mult=(1, 1, 1, 1),
+    fuse_levels=(-1, -1, 2, 3, -1, -1), patch_size=1)
 
 # A DiT for those latents (4 x 2 x 1 x 1) and HashText (16-d), with the built-in image widths.
 MICRO_DIT = {"in_channels": 4, "text_dim": 16, "hidden_size": 64, "depth": 2, "num_heads": 4}

@@ -1,0 +1,137 @@
+"""`reducio generate PROMPT -o OUT.mp4`: text (+ optional image) -> video (docs/generate.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from reducio.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DTYPES = ("fp32", "bf16", "fp16")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "generate", help="generate a video from text (and optionally a content image)",
+        description=(
+            "Generate a video with a Reducio pipeline (docs/generate.md). Without --image, stage 1 "
+            "draws the content image from the prompt; with --image, that image is used. Either "
+            "way the image becomes the MIDDLE frame of the clip (frame 7 of 16), not the first "
+            "frame as in most image-to-video models. With no model argument the built-in default "
+            "(trained on the synthetic shapes world, 64 px) runs offline."),
+    )
+    parser.add_argument("prompt", help="text prompt, e.g. 'a red circle moving right on a black background'")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output video: .mp4 .mov .mkv .webm .gif, or a folder of PNG frames")
+    parser.add_argument("--image", default=None,
+                        help="content image (png/jpg or a video's first frame); it becomes the MIDDLE "
+                             "frame (7 of 16) of the clip, NOT the first frame")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps of the video stage")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="text guidance scale of the video stage (1 = off)")
+    parser.add_argument("--image-guidance", type=float, default=None,
+                        help="image guidance scale of the video stage (1 = off, the default)")
+    parser.add_argument("--negative-prompt", default=None, help="text to steer away from")
+    parser.add_argument("--stage1-steps", type=int, default=None, help="sampler steps of the image stage")
+    parser.add_argument("--stage1-guidance", type=float, default=None,
+                        help="guidance scale of the image stage")
+    parser.add_argument("--size", default=None,
+                        help="S or HxW, multiples of 32 (default: the stage-1 size, 64 for the built-in; "
+                             "with --image, the image is resized on its short side and centre-cropped)")
+    parser.add_argument("--height", type=int, default=None, help="video height (multiple of 32)")
+    parser.add_argument("--width", type=int, default=None, help="video width (multiple of 32)")
+    parser.add_argument("--frames", type=int, default=16,
+                        help="16, or 16 + 8k for longer clips generated window by window (e.g. 48)")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate of the written video "
+                                                                 "(default: the pipeline's, 16)")
+    parser.add_argument("--pipeline", default=None,
+                        help="pipeline folder (save_pretrained); default: the built-in one")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument("--dtype", default="fp32", choices=DTYPES, help="weights and compute dtype")
+    parser.add_argument("--gif", action="store_true", help="also write OUT.gif next to the output")
+    parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from reducio.cli._vae_io import parse_size_arg, resolve_device
+    from reducio.data.video_io import read_video, write_video
+    from reducio.hub import resolve_dtype
+    from reducio.pipelines import ReducioTextToVideoPipeline, load_pipeline
+
+    output, size = _check_args(args, parse_size_arg)
+    image = None
+    if args.image is not None:
+        # Before loading models: a missing or unreadable image fails in a second.
+        image = read_video(args.image, num_frames=1, size=size)[:, 0]                # 3 H W
+    device = resolve_device(args.device)
+    pipe = load_pipeline(args.pipeline, device=device, torch_dtype=resolve_dtype(args.dtype))
+    generator = torch.Generator().manual_seed(args.seed)
+    common = dict(negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
+                  guidance_scale=args.guidance, image_guidance_scale=args.image_guidance,
+                  generator=generator, num_frames=args.frames, output_type="pt")
+    height, width = size if size is not None else (None, None)
+    if image is not None:
+        video_pipe = getattr(pipe, "image_pipeline", pipe)
+        out = video_pipe(image, args.prompt, **common)
+    elif isinstance(pipe, ReducioTextToVideoPipeline):
+        out = pipe(args.prompt, stage1_steps=args.stage1_steps,
+                   stage1_guidance_scale=args.stage1_guidance, height=height, width=width, **common)
+    else:
+        raise ConfigError(f"the pipeline {args.pipeline} has no stage-1 image generator "
+                          "(image-to-video only); pass --image PATH")
+
+    fps = args.fps if args.fps is not None else pipe.defaults.fps
+    video = out.frames[0]                                                            # 3 T H W
+    write_video(output, video, fps=fps, lossless=args.lossless)
+    written = [output]
+    if args.gif and output.suffix.lower() != ".gif":
+        written.append(write_video(output.with_suffix(".gif"), video, fps=fps))
+    _, frames, h, w = video.shape
+    middle = (min(frames, 16) - 1) // 2
+    stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in out.timings.items())
+    print(f"wrote {' and '.join(str(p) for p in written)}: {frames} frames {h}x{w} at {fps:g} fps; "
+          f"the content image is frame {middle} (the middle of the first 16-frame window)")
+    print(f"timings: {stages}")
+    return 0
+
+
+def _check_args(args: argparse.Namespace, parse_size_arg):
+    """(output path, (height, width) or None); fail on bad arguments before any model loads."""
+    from reducio.data.video_write import WRITABLE_SUFFIXES
+
+    output = Path(args.output)
+    suffix = output.suffix.lower()
+    if suffix and suffix not in WRITABLE_SUFFIXES:
+        raise ConfigError(f"cannot write {output}: unknown video suffix {suffix!r}; use one of "
+                          f"{', '.join(s for s in WRITABLE_SUFFIXES if s.startswith('.'))} "
+                          "(or no suffix for a folder of PNG frames)")
+    if args.size is not None and (args.height is not None or args.width is not None):
+        raise ConfigError("pass either --size or --height/--width, not both")
+    if (args.height is None) != (args.width is None):
+        raise ConfigError(f"pass --height and --width together (got --height {args.height}, "
+                          f"--width {args.width}), or --size S")
+    size = parse_size_arg(args.size)
+    if isinstance(size, int):
+        size = (size, size)
+    if args.height is not None:
+        size = (args.height, args.width)
+    if size is not None and any(v < 32 or v % 32 for v in size):
+        raise ConfigError(f"the video size must be multiples of 32, got {size[0]}x{size[1]}; "
+                          f"use {max(size[0] // 32, 1) * 32}x{max(size[1] // 32, 1) * 32}")
+    if args.frames < 16 or (args.frames - 16) % 8:
+        lower = 16 + max(args.frames - 16, 0) // 8 * 8
+        raise ConfigError(f"--frames must be 16 + 8k (16, 24, 32, 40, 48, ...): one 16-frame window, "
+                          f"then 8 new frames per extra window; got {args.frames}, use {lower} or "
+                          f"{lower + 8}")
+    for name in ("steps", "stage1_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    return output, size

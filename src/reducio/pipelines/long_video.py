@@ -1,0 +1,106 @@
+"""Clips longer than one window: generate window by window, each conditioned on a frame the
+previous window already produced.
+
+Reducio-VAE and Reducio-DiT work on W-frame windows (W = 16) whose content frame is the middle
+one, c = (W - 1) // 2 = 7 (SPEC 1; `ReducioVAE.content_frame_index`). To extend a clip, the next
+window is placed so that *its* content frame is the *last* frame of the previous window:
+
+    window k covers global frames [k * s, k * s + W),  stride s = W - 1 - c = 8
+    its content frame is global k * s + c = (k - 1) * s + W - 1   (the previous window's frame 15)
+    consecutive windows overlap by W - s = c + 1 = 8 frames: the new window's local frames 0..7
+    are the previous window's frames 8..15, and local frame 7 is exactly the frame it copies.
+
+So with W = 16: window 0 = frames 0..15 (content 7, the user's image), window 1 = 8..23
+(content 15), window 2 = 16..31 (content 23), ...; num_frames = 16 + 8 k, e.g. 48 -> 5 windows.
+
+Overlapping frames: we keep the previous window's frames and append the new window's local
+frames c + 1 .. W - 1 (8..15). Why not take the new ones or blend:
+- The new window sees the previous clip only through one still frame (its content frame). Its
+  frames before the content frame are a guess at a past it never saw (a constant-velocity object's
+  speed is not in a still frame), so they need not agree with frames the previous window
+  generated with full knowledge of that past. Taking them would put a seam between the previous
+  window's frame 7 and the new frame 0, where the two windows share nothing.
+- Keeping the previous frames puts the seam at the content frame itself: the new window's frame 7
+  reproduces it (the VAE rebuilds its content frame almost exactly), so its frame 8 continues from
+  the same picture the viewer just saw.
+- Blending the 8 overlapping frames mixes two motion hypotheses; when they disagree (an object at
+  two positions) a cross-fade shows both, ghosting that is worse than a cut in flat scenes.
+
+Drift: each window's content frame is a *generated and decoded* frame, so colour shifts, blur and
+shape errors compound from window to window (48 frames = 4 generations deep). Nothing here
+corrects it; the text condition is the same for every window and pulls colours and shapes back
+toward the prompt, but position and small errors accumulate: expect the first window to look
+best.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from reducio.errors import PipelineInputError
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where each window of a long clip lies and which frames it contributes."""
+
+    num_frames: int
+    window: int
+    content_index: int
+
+    @property
+    def stride(self) -> int:
+        """Frames between consecutive window starts: W - 1 - c (8 for W = 16)."""
+        return self.window - 1 - self.content_index
+
+    @property
+    def overlap(self) -> int:
+        """Frames shared by consecutive windows: c + 1 (8 for W = 16)."""
+        return self.window - self.stride
+
+    @property
+    def num_windows(self) -> int:
+        return 1 + (self.num_frames - self.window) // self.stride
+
+    def start(self, k: int) -> int:
+        """Global index of window k's first frame."""
+        return k * self.stride
+
+    def content_frame(self, k: int) -> int:
+        """Global index of window k's content frame (for k >= 1: the previous window's last frame)."""
+        return self.start(k) + self.content_index
+
+    def kept(self, k: int) -> range:
+        """Local frames of window k that go into the clip: all of window 0, then c + 1 .. W - 1."""
+        return range(0, self.window) if k == 0 else range(self.content_index + 1, self.window)
+
+
+def plan_windows(num_frames: int, window: int, content_index: int) -> WindowPlan:
+    """The window layout of a `num_frames` clip; PipelineInputError names the valid lengths."""
+    stride = window - 1 - content_index
+    if stride < 1:
+        raise PipelineInputError(f"cannot extend windows of {window} frames whose content frame is "
+                                 f"{content_index}: the next window would add no frame")
+    if not isinstance(num_frames, int) or num_frames < window or (num_frames - window) % stride:
+        lower = window + max((num_frames - window) // stride, 0) * stride if isinstance(num_frames, int) else window
+        valid = ", ".join(str(window + k * stride) for k in range(4))
+        raise PipelineInputError(
+            f"`num_frames` must be {window} + {stride} k ({valid}, ...): one {window}-frame window, "
+            f"then {stride} new frames per extra window (docs/generate.md, 'Long clips'); got "
+            f"{num_frames!r}; use {lower} or {lower + stride}")
+    return WindowPlan(num_frames=num_frames, window=window, content_index=content_index)
+
+
+def stitch_windows(windows: list[torch.Tensor], plan: WindowPlan) -> torch.Tensor:
+    """Per-window videos (B, 3, W, H, W') -> the clip (B, 3, num_frames, H, W')."""
+    if len(windows) != plan.num_windows:
+        raise ValueError(f"expected {plan.num_windows} windows, got {len(windows)}")
+    parts = [video[:, :, plan.kept(k).start:plan.kept(k).stop] for k, video in enumerate(windows)]
+    clip = torch.cat(parts, dim=2)
+    assert clip.shape[2] == plan.num_frames  # follows from plan_windows' arithmetic
+    return clip
+
+
+__all__ = ["WindowPlan", "plan_windows", "stitch_windows"]

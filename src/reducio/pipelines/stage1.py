@@ -1,0 +1,337 @@
+"""Stage 1 of text-to-video: the small built-in text-to-image generator (the content frame).
+
+The paper's first stage is "any T2I model" [paper, abstract]; for full scale the text-to-video
+pipeline wraps a diffusers pipeline (`DiffusersImageGenerator` in text_to_video.py). For the
+offline default this module provides a small generator trained on the shapes world's content
+frames (the middle frame of each clip). It reuses `ReducioDiT` rather than adding a second
+transformer: the 64 x 64 RGB image is treated as a one-frame "latent" (B, 3, 1, H, W) in pixel
+space, cut into (1, 8, 8) patches (64 tokens), conditioned on text only (the semantic and content
+branches are None, so the model has no image parameters).
+
+Objective: rectified flow by default, chosen by a measurement on CPU (docs/generate.md, "The
+built-in image generator (stage 1)"): after 250 equal training steps flow's samples had the
+prompt's background for 32 of 32 validation prompts, epsilon prediction's for 12 (chance: 11).
+
+Training belongs to the shared loop (`reducio train stage1`); this module exposes
+`training_loss(images, text_tokens, text_mask, generator)` for its objective.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from reducio.conditioning.base import TextEmbedding, TextEncoder
+from reducio.diffusion import (
+    DiffusionConfig,
+    DiffusionObjective,
+    guided_prediction,
+    init_noise_sigma,
+    make_objective,
+    make_scheduler,
+    sample_condition_drop,
+    scale_model_input,
+)
+from reducio.errors import ConfigError, PipelineInputError
+from reducio.hub import PretrainedMixin
+from reducio.models.dit import DiTConfig, ReducioDiT
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage1Config:
+    """The built-in image generator: a pixel-space DiT, its diffusion process and sampling defaults.
+
+    - `dit`: a DiTConfig with in_channels 3 (RGB pixels), pt = 1 (one frame), text_dim set and
+      semantic_dim / content_channels None (text-conditioned only).
+    - `diffusion`: its objective (`diffusion.objective` must equal `dit.prediction_type`).
+    - `image_size`: the resolution it was trained at (the default height and width).
+    - `text_encoder`: reference of the text encoder it was trained with: "minilm" (built-in,
+      offline) or a T5 folder / hub id. Its width must equal `dit.text_dim`.
+    - `sampler`, `num_inference_steps`, `guidance_scale`: sampling defaults (None = the
+      objective's default sampler).
+    """
+
+    dit: DiTConfig
+    diffusion: DiffusionConfig = field(default_factory=lambda: DiffusionConfig(objective="flow"))
+    image_size: int = 64
+    text_encoder: str = "minilm"
+    sampler: str | None = None
+    num_inference_steps: int = 30
+    # Measured on a briefly trained tiny-image model (docs/generate.md): the share of samples
+    # showing the prompt's colour rose with guidance (1: 0 %, 3: 16 %, 6: 31 %). Retune on the
+    # fully trained model.
+    guidance_scale: float = 5.0
+
+    def __post_init__(self) -> None:
+        errors = []
+        if not isinstance(self.dit, DiTConfig) or not isinstance(self.diffusion, DiffusionConfig):
+            raise ConfigError("Stage1Config needs dit=DiTConfig(...) and diffusion=DiffusionConfig(...), "
+                              f"got {type(self.dit).__name__} and {type(self.diffusion).__name__}")
+        d = self.dit
+        if d.in_channels != 3:
+            errors.append(f"dit.in_channels must be 3 (RGB pixels), got {d.in_channels}")
+        if d.patch_size[0] != 1:
+            errors.append(f"dit.patch_size[0] must be 1 (an image is one frame), got {d.patch_size}")
+        if d.text_dim is None:
+            errors.append("dit.text_dim must be set: the image generator is text-conditioned")
+        if d.semantic_dim is not None or d.content_channels is not None:
+            errors.append("dit.semantic_dim and dit.content_channels must be None (no image condition "
+                          f"in stage 1), got {d.semantic_dim} and {d.content_channels}")
+        if self.diffusion.objective != d.prediction_type:
+            errors.append(f"diffusion.objective {self.diffusion.objective!r} must equal "
+                          f"dit.prediction_type {d.prediction_type!r}")
+        if self.image_size < 1 or self.image_size % d.patch_size[1] or self.image_size % d.patch_size[2]:
+            errors.append(f"image_size {self.image_size} must be a positive multiple of the patch "
+                          f"size {d.patch_size[1:]}")
+        if self.num_inference_steps < 1:
+            errors.append(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
+        if self.guidance_scale < 0:
+            errors.append(f"guidance_scale must be >= 0, got {self.guidance_scale}")
+        if self.sampler is not None:
+            make_scheduler(self.diffusion, self.sampler)  # raises ConfigError naming the valid ones
+        if errors:
+            raise ConfigError("invalid Stage1Config: " + "; ".join(errors))
+
+    # JSON round trip (nested configs are stored as nested objects)
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["dit"], data["diffusion"] = self.dit.to_dict(), self.diffusion.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Stage1Config:
+        if not isinstance(data, dict):
+            raise ConfigError(f"Stage1Config.from_dict expects a dict, got {type(data).__name__}")
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown Stage1Config key(s) {unknown}; valid keys: {valid}")
+        if "dit" not in data:
+            raise ConfigError("Stage1Config needs a 'dit' section (a DiTConfig dict)")
+        values = dict(data)
+        values["dit"] = DiTConfig.from_dict(data["dit"])
+        if "diffusion" in data:
+            values["diffusion"] = DiffusionConfig.from_dict(data["diffusion"])
+        return cls(**values)
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Stage1Config:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read Stage1Config JSON {path}: {error}") from error
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> Stage1Config:
+        valid = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown Stage1Config key(s) {unknown}; valid keys: {valid}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def preset(cls, name: str) -> Stage1Config:
+        """Named configs: `tiny-image` (the built-in default, CPU-trainable)."""
+        if name not in STAGE1_PRESETS:
+            raise ConfigError(f"unknown stage-1 preset {name!r}; valid presets: {sorted(STAGE1_PRESETS)}")
+        return STAGE1_PRESETS[name]
+
+
+# 64 px shapes-world content frames: 8x8 pixel patches -> 64 tokens of 192 values (as wide as the
+# DiT), MiniLM text (384). 2.5M parameters: about 0.5 s per batch-32 step on one CPU thread.
+# (1, 4, 4) patches were not chosen: 4x the tokens (256) for flat colours that 8x8 patches hold.
+_TINY_IMAGE = Stage1Config(
+    dit=DiTConfig(in_channels=3, patch_size=(1, 8, 8), hidden_size=192, depth=6, num_heads=6,
+                  text_dim=384, semantic_dim=None, content_channels=None, prediction_type="flow"),
+    diffusion=DiffusionConfig(objective="flow", image_drop_prob=0.0),
+    image_size=64,
+)
+
+STAGE1_PRESETS: dict[str, Stage1Config] = {"tiny-image": _TINY_IMAGE}
+
+
+# ----------------------------------------------------------------------------- model
+
+
+class ReducioStage1Generator(PretrainedMixin, nn.Module):
+    """Text -> content image (B, 3, H, W) in [-1, 1] with a pixel-space ReducioDiT.
+
+    `gen(prompt, generator=g, num_inference_steps=30, guidance_scale=5.0, height=64, width=64)`.
+    Weights: `save_pretrained(dir)` / `from_pretrained(dir)` (config.json + model.safetensors; the
+    text encoder is a reference in the config, loaded on first use or set with `text_encoder=`).
+    """
+
+    config_class = Stage1Config
+
+    def __init__(self, config: Stage1Config | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else Stage1Config.preset("tiny-image")
+        self.dit = ReducioDiT(self.config.dit)
+        # Held outside the module tree: the text encoder is shared with the video stage and is
+        # not part of this model's weights.
+        object.__setattr__(self, "_text_encoder", None)
+
+    @functools.cached_property
+    def objective(self) -> DiffusionObjective:
+        # Built on first use, not in __init__: `from_pretrained` constructs the module on the meta
+        # device, where the epsilon objective's alphas table would be created without values.
+        return make_objective(self.config.diffusion)
+
+    # ------------------------------------------------------------------ text
+    @property
+    def text_encoder(self) -> TextEncoder:
+        """The text encoder (loaded from `config.text_encoder` on first use)."""
+        if self._text_encoder is None:
+            from reducio.pipelines.components import load_text_encoder
+
+            self.set_text_encoder(load_text_encoder(self.config.text_encoder, device=self.device))
+        return self._text_encoder
+
+    def set_text_encoder(self, encoder: TextEncoder | None) -> None:
+        """Use `encoder` for prompts (e.g. the video stage's, shared); it is not saved with us."""
+        if encoder is not None and encoder.dim != self.config.dit.text_dim:
+            raise ConfigError(f"the stage-1 DiT takes {self.config.dit.text_dim}-d text tokens but the "
+                              f"text encoder gives {encoder.dim}-d; use the encoder it was trained "
+                              f"with ({self.config.text_encoder!r})")
+        object.__setattr__(self, "_text_encoder", encoder)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # nn.Module would register an assigned encoder as a submodule (and save its weights).
+        if name == "text_encoder":
+            self.set_text_encoder(value)
+        else:
+            super().__setattr__(name, value)
+
+    @property
+    def device(self) -> torch.device:
+        return self.dit.patch_embed.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.dit.patch_embed.weight.dtype
+
+    def encode_prompt(self, prompts: Sequence[str]) -> TextEmbedding:
+        return self.text_encoder.encode(list(prompts)).to(device=self.device)
+
+    # ------------------------------------------------------------------ training
+    def training_loss(self, images: torch.Tensor, text_tokens: torch.Tensor,
+                      text_mask: torch.Tensor | None = None, *,
+                      generator: torch.Generator | None = None,
+                      drop_text: torch.Tensor | bool | None = None) -> torch.Tensor:
+        """One diffusion loss on a batch of content frames (what `reducio train stage1` calls).
+
+        Args:
+            images: (B, 3, H, W) in [-1, 1] (the middle frames of clips).
+            text_tokens, text_mask: (B, L, text_dim) / (B, L) from the text encoder.
+            generator: draws the noise, timesteps and the caption dropout.
+            drop_text: (B,) bool; None = drawn with `config.diffusion.text_drop_prob`
+                (trains the unconditional branch classifier-free guidance needs).
+        Returns: scalar float32 MSE.
+        """
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise PipelineInputError(f"images must be (B, 3, H, W) in [-1, 1], got {tuple(images.shape)}")
+        latent = images[:, :, None]                                            # B 3 1 H W
+        batch = self.objective.prepare(latent, generator=generator)
+        if drop_text is None:
+            drop_text, _ = sample_condition_drop(images.shape[0], self.config.diffusion.text_drop_prob,
+                                                 0.0, generator=generator, device=images.device)
+        prediction = self.dit(batch.noisy, batch.timesteps, text=text_tokens, text_mask=text_mask,
+                              drop_text=drop_text)
+        return self.objective.loss(prediction, batch)
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def forward(self, prompt: str | Sequence[str] | None = None, *,
+                generator: torch.Generator | None = None,
+                num_inference_steps: int | None = None, guidance_scale: float | None = None,
+                height: int | None = None, width: int | None = None,
+                negative_prompt: str | Sequence[str] | None = None,
+                prompt_embeds: torch.Tensor | None = None,
+                prompt_attention_mask: torch.Tensor | None = None,
+                latents: torch.Tensor | None = None,
+                progress: bool = False) -> torch.Tensor:
+        """Generate content images.
+
+        Args:
+            prompt: one string or B strings (or give `prompt_embeds` instead).
+            generator: seeds the starting noise (and any stochastic sampler step).
+            num_inference_steps, guidance_scale: None = the config's defaults; guidance 1 = none.
+            height, width: None = config.image_size; multiples of the DiT patch size.
+            negative_prompt: replaces the learned null text in the guidance term.
+            prompt_embeds, prompt_attention_mask: (B, L, text_dim) / (B, L) precomputed tokens.
+            latents: (B, 3, 1, H, W) starting noise instead of drawing it.
+        Returns:
+            (B, 3, H, W) float32 in [-1, 1].
+        """
+        c = self.config
+        steps = c.num_inference_steps if num_inference_steps is None else num_inference_steps
+        scale = c.guidance_scale if guidance_scale is None else guidance_scale
+        height = c.image_size if height is None else height
+        width = c.image_size if width is None else width
+        _check_sampling_args(steps, scale, height, width, c.dit.patch_size, prompt, prompt_embeds)
+
+        if prompt_embeds is None:
+            prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+            text = self.encode_prompt(prompts)
+            prompt_embeds, prompt_attention_mask = text.tokens, text.mask
+        batch = prompt_embeds.shape[0]
+        negative, negative_mask = None, None
+        if negative_prompt is not None:
+            negatives = [negative_prompt] * batch if isinstance(negative_prompt, str) else list(negative_prompt)
+            encoded = self.encode_prompt(negatives)
+            negative, negative_mask = encoded.tokens, encoded.mask
+
+        scheduler = make_scheduler(c.diffusion, c.sampler)
+        scheduler.set_timesteps(steps, device=self.device)
+        shape = (batch, 3, 1, height, width)
+        if latents is None:
+            from diffusers.utils.torch_utils import randn_tensor
+
+            latents = randn_tensor(shape, generator=generator, device=self.device, dtype=torch.float32)
+            latents = latents * init_noise_sigma(scheduler)
+        elif tuple(latents.shape) != shape:
+            raise PipelineInputError(f"latents must have shape {shape} (B, 3, 1, height, width), "
+                                     f"got {tuple(latents.shape)}")
+        latents = latents.to(device=self.device, dtype=torch.float32)
+
+        for t in tqdm(scheduler.timesteps, desc="text-to-image", disable=not progress, leave=False):
+            model_input = scale_model_input(scheduler, latents, t)
+            prediction = guided_prediction(self.dit, model_input, t, text_scale=scale,
+                                           negative_text=negative, negative_text_mask=negative_mask,
+                                           text=prompt_embeds, text_mask=prompt_attention_mask)
+            latents = scheduler.step(prediction.float(), t, latents, generator=generator).prev_sample
+        return latents[:, :, 0].clamp(-1.0, 1.0)                              # B 3 H W
+
+
+def _check_sampling_args(steps, scale, height, width, patch, prompt, prompt_embeds) -> None:
+    if (prompt is None) == (prompt_embeds is None):
+        raise PipelineInputError("pass exactly one of `prompt` and `prompt_embeds`, got "
+                                 f"{'both' if prompt is not None else 'neither'}")
+    if prompt is not None and not (isinstance(prompt, str) or
+                                   (len(prompt) > 0 and all(isinstance(p, str) for p in prompt))):
+        raise PipelineInputError(f"`prompt` must be a string or a non-empty list of strings, got {prompt!r}")
+    if not isinstance(steps, int) or steps < 1:
+        raise PipelineInputError(f"`num_inference_steps` must be an integer >= 1, got {steps!r}")
+    if scale < 0:
+        raise PipelineInputError(f"`guidance_scale` must be >= 0 (1 = no guidance), got {scale}")
+    for name, value, p in (("height", height, patch[1]), ("width", width, patch[2])):
+        if not isinstance(value, int) or value < p or value % p:
+            raise PipelineInputError(f"`{name}` must be a positive multiple of the stage-1 patch size "
+                                     f"{p}, got {value!r}")
+
+
+__all__ = ["STAGE1_PRESETS", "ReducioStage1Generator", "Stage1Config"]

@@ -1,0 +1,118 @@
+"""`reducio generate` end to end with a tiny random pipeline folder (--pipeline)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from reducio.cli import generate
+from reducio.conditioning import MiniLMTextEncoder, PatchPixelSemanticEncoder, PooledRGBContentEncoder
+from reducio.data.video_io import read_video, write_video
+from reducio.errors import ConfigError, PipelineInputError
+from reducio.models.dit import DiTConfig, ReducioDiT
+from reducio.models.vae import ReducioVAE, VAEConfig
+from reducio.pipelines import (
+    BuiltinPipelineMissingError,
+    GenerationDefaults,
+    ReducioImageToVideoPipeline,
+    ReducioStage1Generator,
+    ReducioTextToVideoPipeline,
+    Stage1Config,
+)
+
+PROMPT = "a red circle moving right on a black background"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def run_cli(argv):
+    parser = argparse.ArgumentParser()
+    generate.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def _randomize(module, seed):
+    """A fresh DiT predicts exactly 0; random weights make the outputs depend on the inputs."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pipeline_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("generate")
+    torch.manual_seed(0)
+    i2v = ReducioImageToVideoPipeline(
+        ReducioVAE(VAEConfig.preset("tiny")), _randomize(ReducioDiT(DiTConfig.preset("tiny")), 1),
+        MiniLMTextEncoder.load(), PatchPixelSemanticEncoder(), PooledRGBContentEncoder(),
+        defaults=GenerationDefaults(num_inference_steps=2))
+    stage1 = _randomize(ReducioStage1Generator(Stage1Config.preset("tiny-image").replace(
+        num_inference_steps=2)), 2)
+    ReducioTextToVideoPipeline(i2v, stage1).save_pretrained(root / "t2v")
+    i2v.save_pretrained(root / "i2v")
+    return root
+
+
+def test_text_to_video_writes_mp4_and_gif(pipeline_dir, tmp_path, capsys):
+    out = tmp_path / "clip.mp4"
+    code = run_cli(["generate", PROMPT, "-o", str(out), "--pipeline", str(pipeline_dir / "t2v"),
+                    "--seed", "3", "--steps", "2", "--guidance", "2.0", "--gif"])
+    assert code == 0
+    video = read_video(out)
+    assert video.shape == (3, 16, 64, 64)
+    assert read_video(tmp_path / "clip.gif").shape == (3, 16, 64, 64)
+    text = capsys.readouterr().out
+    assert "16 frames 64x64" in text and "frame 7" in text and "text_to_image" in text
+
+
+def test_image_to_video_with_image_and_size(pipeline_dir, tmp_path):
+    picture = torch.full((3, 1, 80, 100), -1.0)
+    picture[0, :, 30:50, 40:60] = 1.0
+    write_video(tmp_path / "frame", picture)                # a folder with one PNG frame
+    image_path = next((tmp_path / "frame").iterdir())
+    out = tmp_path / "clip.gif"
+    code = run_cli(["generate", PROMPT, "-o", str(out), "--pipeline", str(pipeline_dir / "i2v"),
+                    "--image", str(image_path), "--size", "64"])
+    assert code == 0
+    assert read_video(out).shape == (3, 16, 64, 64)
+    with pytest.raises(PipelineInputError, match=r"`image` size .* 80x100.*--size 64x96"):
+        run_cli(["generate", PROMPT, "-o", str(out), "--pipeline", str(pipeline_dir / "i2v"),
+                 "--image", str(image_path)])
+    with pytest.raises(ConfigError, match="no stage-1 image generator.*--image"):
+        run_cli(["generate", PROMPT, "-o", str(out), "--pipeline", str(pipeline_dir / "i2v")])
+
+
+def test_builtin_default_not_installed_is_explained(monkeypatch, tmp_path):
+    import reducio.pipelines.loading as loading
+
+    monkeypatch.setattr(loading, "assets_root", lambda: tmp_path)
+    with pytest.raises(BuiltinPipelineMissingError, match="built-in generator weights are not installed"):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4")])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--frames", "20"], "--frames must be 16 \\+ 8k.*got 20, use 16 or 24"),
+    (["--size", "64", "--height", "64", "--width", "64"], "either --size or --height/--width"),
+    (["--height", "64"], "--height and --width together"),
+    (["--size", "70"], "multiples of 32"),
+])
+def test_bad_arguments_fail_before_loading(extra, message, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--pipeline", str(tmp_path / "none"),
+                 *extra])
+
+
+def test_unknown_output_suffix(tmp_path):
+    with pytest.raises(ConfigError, match="unknown video suffix '.avi2'"):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.avi2")])

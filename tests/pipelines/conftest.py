@@ -1,0 +1,86 @@
+"""Tiny random-weight pipelines for the pipeline tests (seconds on one CPU thread)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reducio.conditioning import MiniLMTextEncoder, PatchPixelSemanticEncoder, PooledRGBContentEncoder
+from reducio.diffusion import DiffusionConfig, make_scheduler
+from reducio.models.dit import DiTConfig, ReducioDiT
+from reducio.models.vae import ReducioVAE, VAEConfig
+from reducio.pipelines import (
+    GenerationDefaults,
+    ReducioImageToVideoPipeline,
+    ReducioStage1Generator,
+    ReducioTextToVideoPipeline,
+    Stage1Config,
+)
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+def randomize_(module: torch.nn.Module, seed: int, std: float = 0.05) -> torch.nn.Module:
+    """Replace every weight by seeded noise. A fresh ReducioDiT predicts exactly 0 (zero-init
+    gates and output layer), which would make every pipeline test pass trivially."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
+    return module
+
+@pytest.fixture(scope="session")
+def text_encoder() -> MiniLMTextEncoder:
+    return MiniLMTextEncoder.load()
+
+@pytest.fixture(scope="session")
+def vae() -> ReducioVAE:
+    torch.manual_seed(0)
+    return ReducioVAE(VAEConfig.preset("tiny")).eval()
+
+@pytest.fixture(scope="session")
+def dit() -> ReducioDiT:
+    return randomize_(ReducioDiT(DiTConfig.preset("tiny")), seed=1).eval()
+
+@pytest.fixture(scope="session")
+def stage1() -> ReducioStage1Generator:
+    return randomize_(ReducioStage1Generator(Stage1Config.preset("tiny-image")), seed=2).eval()
+
+@pytest.fixture
+def make_pipe(vae, dit, text_encoder):
+    """Factory: a fresh image-to-video pipeline (own scheduler) over the shared tiny models."""
+
+    def make(objective: str = "epsilon", sampler: str | None = None) -> ReducioImageToVideoPipeline:
+        model = dit
+        if objective != model.config.prediction_type:
+            model = randomize_(ReducioDiT(dit.config.replace(prediction_type=objective)), seed=1)
+        config = DiffusionConfig.for_prediction(objective)
+        pipe = ReducioImageToVideoPipeline(
+            vae, model, text_encoder, PatchPixelSemanticEncoder(), PooledRGBContentEncoder(),
+            make_scheduler(config, sampler), config,
+            defaults=GenerationDefaults(num_inference_steps=2, guidance_scale=3.0))
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    return make
+
+@pytest.fixture
+def pipe(make_pipe) -> ReducioImageToVideoPipeline:
+    return make_pipe()
+
+@pytest.fixture
+def t2v(pipe, stage1) -> ReducioTextToVideoPipeline:
+    t2v = ReducioTextToVideoPipeline(pipe, stage1)
+    t2v.set_progress_bar_config(disable=True)
+    return t2v
+
+@pytest.fixture
+def image() -> torch.Tensor:
+    """A 64 px content frame: a red square on black, (1, 3, 64, 64) in [-1, 1]."""
+    image = -torch.ones(1, 3, 64, 64)
+    image[:, 0, 20:40, 24:44] = 0.8
+    return image

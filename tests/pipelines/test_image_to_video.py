@@ -1,0 +1,196 @@
+"""ReducioImageToVideoPipeline on tiny random-weight components: outputs, determinism, guidance
+wiring, callbacks and input checks. Most calls use output_type="latent": the DiT path is what is
+under test there, and the tiny VAE's decode costs about a second."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from diffusers.utils.torch_utils import randn_tensor
+
+from reducio.diffusion import combine_guidance
+from reducio.errors import ConfigError, PipelineInputError
+from reducio.pipelines import ReducioImageToVideoPipeline
+
+PROMPT = "a red circle moving right on a black background"
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_output_types_shapes_and_agreement(pipe, image):
+    out = pipe(image, PROMPT, generator=seeded())
+    assert out.frames.shape == (1, 3, 16, 64, 64) and out.frames.dtype == torch.float32
+    assert out.frames.min() >= -1 and out.frames.max() <= 1
+    assert out.latents.shape == (1, 16, 4, 2, 2)
+    assert set(out.timings) == {"conditions", "denoise", "decode", "total"}
+    assert out.timings["decode"] > 0 and out.timings["total"] >= out.timings["denoise"]
+    assert torch.equal(out.images, image)
+
+    as_np = pipe(image, PROMPT, generator=seeded(), output_type="np")
+    assert as_np.frames.shape == (1, 16, 64, 64, 3) and as_np.frames.dtype == np.float32
+    expected = ((out.frames + 1) / 2).permute(0, 2, 3, 4, 1).numpy()
+    np.testing.assert_allclose(as_np.frames, expected, atol=1e-6)
+
+    as_pil = pipe(image, PROMPT, generator=seeded(), output_type="pil")
+    assert len(as_pil.frames) == 1 and len(as_pil.frames[0]) == 16
+    assert as_pil.frames[0][7].size == (64, 64)
+    pixels = np.asarray(as_pil.frames[0][7]).astype(np.float32)
+    np.testing.assert_allclose(pixels, expected[0, 7] * 255, atol=1.0)
+
+    latent = pipe(image, PROMPT, generator=seeded(), output_type="latent")
+    assert latent.frames is latent.latents
+    assert torch.equal(latent.latents, out.latents)
+    assert latent.timings["decode"] == 0.0
+
+
+def test_seeded_generator_is_deterministic(pipe, image):
+    a = pipe(image, PROMPT, generator=seeded(3), output_type="latent").latents
+    b = pipe(image, PROMPT, generator=seeded(3), output_type="latent").latents
+    c = pipe(image, PROMPT, generator=seeded(4), output_type="latent").latents
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_latents_argument_is_the_starting_noise(pipe, image):
+    noise = randn_tensor((1, 16, 4, 2, 2), generator=seeded(5), dtype=torch.float32)
+    from_noise = pipe(image, PROMPT, latents=noise, output_type="latent").latents
+    from_seed = pipe(image, PROMPT, generator=seeded(5), output_type="latent").latents
+    other = pipe(image, PROMPT, latents=noise.flip(1), output_type="latent").latents
+    assert torch.equal(from_noise, from_seed)
+    assert not torch.allclose(from_noise, other)
+
+
+def _manual_loop(pipe, image, noise, steps, guided):
+    """The sampling loop written out by hand with separate DiT passes."""
+    scheduler = copy.deepcopy(pipe.scheduler)
+    scheduler.set_timesteps(steps)
+    text = pipe.text_encoder.encode([PROMPT])
+    conditions = dict(text=text.tokens, text_mask=text.mask,
+                      semantic=pipe.semantic_encoder.encode(image),
+                      content=pipe.content_encoder.encode(image))
+    latent = noise.clone()
+    for t in scheduler.timesteps:
+        cond = pipe.dit(latent, t, **conditions)
+        if guided:
+            uncond_text = pipe.dit(latent, t, **conditions, drop_text=True)
+            uncond = pipe.dit(latent, t, **conditions, drop_text=True, drop_image=True)
+            cond = combine_guidance(cond, uncond_text=uncond_text, uncond=uncond,
+                                    text_scale=3.0, image_scale=2.0)
+        latent = scheduler.step(cond, t, latent).prev_sample
+    return latent
+
+
+@torch.no_grad()
+def test_guidance_one_is_the_conditional_path(pipe, image):
+    noise = randn_tensor((1, 16, 4, 2, 2), generator=seeded(7), dtype=torch.float32)
+    out = pipe(image, PROMPT, latents=noise, num_inference_steps=3, guidance_scale=1.0,
+               image_guidance_scale=1.0, output_type="latent", renormalize_latents=False)
+    manual = _manual_loop(pipe, image, noise, 3, guided=False)
+    torch.testing.assert_close(out.latents, manual, rtol=1e-5, atol=1e-5)
+
+    guided = pipe(image, PROMPT, latents=noise, num_inference_steps=3, guidance_scale=3.0,
+                  image_guidance_scale=2.0, output_type="latent", renormalize_latents=False)
+    torch.testing.assert_close(guided.latents, _manual_loop(pipe, image, noise, 3, guided=True),
+                               rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(guided.latents, out.latents)
+
+
+def test_flow_objective_pipeline_runs(make_pipe, image):
+    pipe = make_pipe("flow")
+    a = pipe(image, PROMPT, generator=seeded(), num_inference_steps=2, output_type="latent")
+    assert a.latents.shape == (1, 16, 4, 2, 2) and torch.isfinite(a.latents).all()
+
+
+def test_final_latent_is_renormalised(pipe, image):
+    out = pipe(image, PROMPT, generator=seeded(), output_type="latent")
+    raw = pipe(image, PROMPT, generator=seeded(), output_type="latent", renormalize_latents=False)
+    assert out.latents.mean().abs() < 1e-5
+    assert abs(out.latents.std(unbiased=False).item() - 1.0) < 1e-3
+    torch.testing.assert_close(out.latents, pipe.vae.normalize_latent(raw.latents))
+
+
+def test_callback_runs_every_step_and_can_replace_latents(pipe, image):
+    calls = []
+    target = torch.full((1, 16, 4, 2, 2), 0.5)
+
+    def callback(p, step, timestep, kwargs):
+        assert p is pipe
+        calls.append((step, float(timestep), kwargs["latents"].shape))
+        return {"latents": target.clone()} if step == 2 else kwargs
+
+    out = pipe(image, PROMPT, generator=seeded(), num_inference_steps=3, output_type="latent",
+               callback_on_step_end=callback, renormalize_latents=False)
+    assert [c[0] for c in calls] == [0, 1, 2]
+    assert [c[1] for c in calls] == [float(t) for t in pipe.scheduler.timesteps]
+    assert torch.equal(out.latents, target)
+
+
+def test_num_videos_per_prompt_and_prompt_batch(pipe, image):
+    out = pipe(image, [PROMPT, "a blue square moving up on a white background"],
+               generator=seeded(), num_videos_per_prompt=2, output_type="latent")
+    assert out.latents.shape == (4, 16, 4, 2, 2)
+    assert out.images.shape == (4, 3, 64, 64)
+    assert not torch.allclose(out.latents[0], out.latents[1])  # same prompt, other noise
+
+
+def test_prompt_embeds_equal_prompt(pipe, image):
+    text = pipe.text_encoder.encode([PROMPT])
+    a = pipe(image, PROMPT, generator=seeded(), output_type="latent").latents
+    b = pipe(image, prompt_embeds=text.tokens, prompt_attention_mask=text.mask, generator=seeded(),
+             output_type="latent").latents
+    assert torch.equal(a, b)
+
+
+def test_image_forms_agree(pipe, image):
+    from PIL import Image
+
+    uint8 = ((image[0] + 1) * 127.5).round().to(torch.uint8)                  # 3 H W
+    pil = Image.fromarray(uint8.permute(1, 2, 0).numpy())
+    a = pipe(image[0], PROMPT, generator=seeded(), output_type="latent").latents
+    b = pipe(pil, PROMPT, generator=seeded(), output_type="latent").latents
+    torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)  # 8-bit rounding of the image
+
+
+@pytest.mark.parametrize("kwargs, image_size, words", [
+    (dict(), (70, 64), ["`image`", "multiple of 32", "70x64", "--size"]),
+    (dict(num_inference_steps=0), None, ["`num_inference_steps`", ">= 1", "0"]),
+    (dict(output_type="mp4"), None, ["`output_type`", "'mp4'", "'pil'"]),
+    (dict(prompt_embeds=torch.zeros(1, 64, 384)), None, ["`prompt`", "`prompt_embeds`", "both"]),
+    (dict(prompt=None), None, ["`prompt`", "`prompt_embeds`", "neither"]),
+    (dict(height=128), None, ["`height`", "128", "64x64"]),
+    (dict(num_frames=20), None, ["`num_frames`", "20", "16", "24"]),
+    (dict(guidance_scale=-1.0), None, ["`guidance_scale`", ">= 0", "-1.0"]),
+    (dict(num_videos_per_prompt=0), None, ["`num_videos_per_prompt`", "0"]),
+    (dict(latents=torch.zeros(1, 16, 4, 4, 4)), None, ["`latents`", "(1, 16, 4, 2, 2)", "(1, 16, 4, 4, 4)"]),
+    (dict(prompt=[PROMPT, PROMPT, PROMPT]), (64, 64, 2), ["`image`", "2 images", "3 prompt"]),
+])
+def test_check_inputs_names_the_argument(pipe, kwargs, image_size, words):
+    if image_size is None:
+        img = torch.zeros(1, 3, 64, 64)
+    elif len(image_size) == 2:
+        img = torch.zeros(1, 3, *image_size)
+    else:
+        img = torch.zeros(image_size[2], 3, *image_size[:2])
+    call = dict(prompt=PROMPT, output_type="latent")
+    call.update(kwargs)
+    with pytest.raises(PipelineInputError) as error:
+        pipe(img, **call)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_float_image_outside_range_is_refused(pipe):
+    with pytest.raises(PipelineInputError, match=r"\[-1, 1\].*x \* 2 - 1"):
+        pipe(torch.full((1, 3, 64, 64), 200.0), PROMPT, output_type="latent")
+
+
+def test_components_must_fit(vae, dit, text_encoder):
+    from reducio.conditioning import PooledRGBContentEncoder
+
+    with pytest.raises(ConfigError, match="semantic_encoder gives None but the DiT expects 192"):
+        ReducioImageToVideoPipeline(vae, dit, text_encoder, None, PooledRGBContentEncoder())
