@@ -70,7 +70,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_recipe: str) -
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train a model from a recipe (VAE; DiT once added)",
+    parser = subparsers.add_parser("train", help="train a model from a recipe: vae, dit or stage1",
                                    description="Train with the shared loop: recipes, --set overrides, exact resume.")
     tasks = parser.add_subparsers(dest="train_task", metavar="TASK")
     for name, (help_text, default_recipe, _) in TASKS.items():
