@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reducio.errors import ConfigError
-from reducio.models.dit.config_io import ConfigIO, check_types
+from reducio.configs import JsonConfig, check_types
 
 
 @dataclass(frozen=True, kw_only=True)
-class DiffusionConfig(ConfigIO):
+class DiffusionConfig(JsonConfig):
     """Training objective and schedule; `make_scheduler` builds the matching sampler from it.
 
     - `objective`: "epsilon" (DDPM noise prediction) or "flow" (rectified flow, velocity).

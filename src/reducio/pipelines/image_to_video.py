@@ -37,7 +37,7 @@ from reducio.diffusion import (
 )
 from reducio.errors import PipelineInputError
 from reducio.models.dit import ReducioDiT
-from reducio.models.dit.config_io import ConfigIO, check_types
+from reducio.configs import JsonConfig, check_types
 from reducio.models.vae import ReducioVAE
 from reducio.pipelines.checks import check_components
 from reducio.pipelines.images import ImageInput, as_prompt_list, prepare_image
@@ -50,7 +50,7 @@ _SAMPLER_NAMES = {"DPMSolverMultistepScheduler": "dpm", "DDIMScheduler": "ddim",
 
 
 @dataclass(frozen=True, kw_only=True)
-class GenerationDefaults(ConfigIO):
+class GenerationDefaults(JsonConfig):
     """Sampling defaults stored with a pipeline (model_index.json, "defaults").
 
     `num_inference_steps` None = the sampler's default (DPM-Solver++ 20, DDIM 50, flow Euler 50).

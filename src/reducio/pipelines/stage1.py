@@ -18,12 +18,9 @@ Training belongs to the shared loop (`reducio train stage1`); this module expose
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,6 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from reducio.conditioning.base import TextEmbedding, TextEncoder
+from reducio.configs import JsonConfig, lookup_preset
 from reducio.diffusion import (
     DiffusionConfig,
     DiffusionObjective,
@@ -49,7 +47,7 @@ from reducio.models.dit import DiTConfig, ReducioDiT
 
 
 @dataclass(frozen=True, kw_only=True)
-class Stage1Config:
+class Stage1Config(JsonConfig):
     """The built-in image generator: a pixel-space DiT, its diffusion process and sampling defaults.
 
     - `dit`: a DiTConfig with in_channels 3 (RGB pixels), pt = 1 (one frame), text_dim set and
@@ -60,6 +58,8 @@ class Stage1Config:
       offline) or a T5 folder / hub id. Its width must equal `dit.text_dim`.
     - `sampler`, `num_inference_steps`, `guidance_scale`: sampling defaults (None = the
       objective's default sampler).
+
+    JSON stores `dit` and `diffusion` as nested objects (`JsonConfig` rebuilds them).
     """
 
     dit: DiTConfig
@@ -103,52 +103,10 @@ class Stage1Config:
         if errors:
             raise ConfigError("invalid Stage1Config: " + "; ".join(errors))
 
-    # JSON round trip (nested configs are stored as nested objects)
-    def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["dit"], data["diffusion"] = self.dit.to_dict(), self.diffusion.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Stage1Config:
-        if not isinstance(data, dict):
-            raise ConfigError(f"Stage1Config.from_dict expects a dict, got {type(data).__name__}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown Stage1Config key(s) {unknown}; valid keys: {valid}")
-        if "dit" not in data:
-            raise ConfigError("Stage1Config needs a 'dit' section (a DiTConfig dict)")
-        values = dict(data)
-        values["dit"] = DiTConfig.from_dict(data["dit"])
-        if "diffusion" in data:
-            values["diffusion"] = DiffusionConfig.from_dict(data["diffusion"])
-        return cls(**values)
-
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> Stage1Config:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"cannot read Stage1Config JSON {path}: {error}") from error
-        return cls.from_dict(data)
-
-    def replace(self, **changes: Any) -> Stage1Config:
-        valid = [f.name for f in dataclasses.fields(self)]
-        unknown = sorted(set(changes) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown Stage1Config key(s) {unknown}; valid keys: {valid}")
-        return dataclasses.replace(self, **changes)
-
     @classmethod
     def preset(cls, name: str) -> Stage1Config:
         """Named configs: `tiny-image` (the built-in default, CPU-trainable)."""
-        if name not in STAGE1_PRESETS:
-            raise ConfigError(f"unknown stage-1 preset {name!r}; valid presets: {sorted(STAGE1_PRESETS)}")
-        return STAGE1_PRESETS[name]
+        return lookup_preset(name, STAGE1_PRESETS, what="stage-1")
 
 
 # 64 px shapes-world content frames: 8x8 pixel patches -> 64 tokens of 192 values (as wide as the

@@ -10,14 +10,13 @@ field's path, the value and the expected type.
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
-from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from reducio.configs import JsonConfig
 from reducio.errors import ConfigError
 
 S = TypeVar("S", bound="ConfigSection")
@@ -27,11 +26,12 @@ _FALSE = {"false", "no", "off", "0"}
 _NONE = {"none", "null", "~", ""}
 
 
-class ConfigSection:
-    """Mixin for `@dataclass(frozen=True, kw_only=True)` configs (see docs/architecture.md, Configs)."""
+class ConfigSection(JsonConfig):
+    """Mixin for `@dataclass(frozen=True, kw_only=True)` configs (see docs/architecture.md, Configs).
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+    `to_dict / to_json / from_json / replace` are `JsonConfig`'s; `from_dict` coerces values
+    (recipes come from YAML and `--set` strings) and names each key by its path in the tree.
+    """
 
     @classmethod
     def from_dict(cls: type[S], data: dict[str, Any], *, where: str = "") -> S:
@@ -55,30 +55,9 @@ class ConfigSection:
                 raise
             raise ConfigError(f"invalid {where or cls.__name__}: {error}") from error
 
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls: type[S], path: str | Path) -> S:
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-    def replace(self: S, **changes: Any) -> S:
-        return dataclasses.replace(self, **changes)
-
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
-
-
-def _plain(value: Any) -> Any:
-    """Config value -> JSON-ready value (tuples become lists, sections become dicts)."""
-    if isinstance(value, ConfigSection):
-        return value.to_dict()
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
 
 
 def _type_name(tp: Any) -> str:

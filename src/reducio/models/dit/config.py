@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reducio.errors import ConfigError
-from reducio.models.dit.config_io import ConfigIO, check_types
+from reducio.configs import JsonConfig, check_types, lookup_preset
 
 ATTENTION_TYPES = ("3d", "2d+1d")
 PREDICTION_TYPES = ("epsilon", "flow")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DiTConfig(ConfigIO):
+class DiTConfig(JsonConfig):
     """Reducio-DiT architecture.
 
     Latent and tokens:
@@ -151,6 +151,4 @@ class DiTConfig(ConfigIO):
         """Named configs: reducio-dit-1.2b (default), reducio-dit-pixart-xl, small, tiny."""
         from reducio.models.dit.presets import DIT_PRESETS
 
-        if name not in DIT_PRESETS:
-            raise ConfigError(f"unknown DiT preset {name!r}; valid presets: {sorted(DIT_PRESETS)}")
-        return DIT_PRESETS[name]
+        return lookup_preset(name, DIT_PRESETS, what="DiT")
