@@ -73,7 +73,46 @@ def load_vae(args: argparse.Namespace):
     vae.eval()
     if args.tiling:
         vae.enable_tiling()
-    return vae, weights_warning(vae, str(args.vae))
+    notes = [text for text in (weights_warning(vae, str(args.vae)), quality_note(str(args.vae))) if text]
+    return vae, "\n".join(notes) or None
+
+
+def quality_note(source: str) -> str | None:
+    """A note when built-in weights are trained but their recorded quality is below their target.
+
+    Reads `metadata.json` of a built-in asset (`src/reducio/assets/vae-<name>/`), written by
+    whoever exported the weights: {"trained": true, "test_psnr", "test_ssim", "target_psnr",
+    "target_ssim", "steps", ...}. Untrained weights are announced by `weights_warning` instead.
+    """
+    import json
+
+    from reducio.hub import assets_root
+
+    if Path(source).suffix or Path(source).exists():
+        return None  # a user's own folder or file: no shipped measurement to report
+    meta_file = assets_root() / f"vae-{source}" / "metadata.json"
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("trained") is not True:
+        return None
+    try:
+        psnr, ssim = float(meta["test_psnr"]), float(meta["test_ssim"])
+        target_psnr, target_ssim = float(meta["target_psnr"]), float(meta["target_ssim"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if psnr >= target_psnr and ssim >= target_ssim:
+        return None
+    copy = float(meta.get("content_copy_psnr", float("nan")))
+    text = (f"WARNING: the built-in VAE '{source}' is an interim export, below its quality target: "
+            f"{psnr:.1f} dB PSNR / {ssim:.3f} SSIM on the shapes world's test split after "
+            f"{meta.get('steps', '?')} training steps (target {target_psnr:g} dB / {target_ssim:g}; "
+            f"repeating the content frame scores {copy:.1f} dB).")
+    if meta.get("beats_content_copy") is False or meta.get("uses_latent") is False:
+        text += (" It does not yet use its motion latent: expect the middle frame held still, "
+                 "with artifacts, rather than the clip's motion.")
+    return text + " docs/train-vae.md says how to continue its training."
 
 
 def check_input_args(args: argparse.Namespace) -> None:

@@ -222,9 +222,9 @@ class ReducioVAE(nn.Module):
         height, width = image.shape[-2:]
         if self._tiled(height, width):
             grid = tiled_encode_content(self.encoder_2d, image, **self._tile_kwargs())
-            return ContentFeatures(grid=grid, tiled=True, image_size=(height, width))
+            return ContentFeatures(grid=grid, tiled=True, image_size=(height, width), image=image)
         maps = tuple(self.encoder_2d(image))
-        return ContentFeatures(grid=((maps,),), tiled=False, image_size=(height, width))
+        return ContentFeatures(grid=((maps,),), tiled=False, image_size=(height, width), image=image)
 
     def content_frames(self, video: torch.Tensor,
                        generator: torch.Generator | None = None) -> torch.Tensor:
@@ -319,9 +319,17 @@ class ReducioVAE(nn.Module):
         tiled = feats.tiled if feats is not None else self._tiled(z.shape[-2] * s, z.shape[-1] * s)
         if tiled:
             grid = None if feats is None else feats.grid
-            return tiled_decode(decode, z, grid, latent_size=self._latent_tile(),
-                                **self._tile_kwargs())
-        return decode(z, None if feats is None else feats.maps)
+            out = tiled_decode(decode, z, grid, latent_size=self._latent_tile(),
+                               **self._tile_kwargs())
+        else:
+            out = decode(z, None if feats is None else feats.maps)
+        if self.config.content_skip:  # tiny only: the decoder predicts the change from the frame
+            if feats.image is None:
+                raise VideoInputError("this Reducio-VAE adds the content frame to its output "
+                                      "(content_skip): pass the content image, or features from "
+                                      "this version's encode_content")
+            out = out + feats.image.to(out.dtype).unsqueeze(2)  # B 3 T H W
+        return out
 
     def _latent_tile(self) -> int:
         return int(self.tile_sample_min_size / self.config.space_downsample)

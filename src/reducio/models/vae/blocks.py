@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from einops import rearrange
 from torch.utils.checkpoint import checkpoint
 
 from reducio.models.vae.config import GROUPNORM_GROUPS
@@ -20,6 +21,24 @@ from reducio.models.vae.config import GROUPNORM_GROUPS
 def normalize(channels: int) -> nn.GroupNorm:
     """The release's Normalize(): GroupNorm(32 groups, eps 1e-6, affine)."""
     return nn.GroupNorm(GROUPNORM_GROUPS, channels, eps=1e-6, affine=True)
+
+
+def space_to_depth(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """Pixel-unshuffle (B, C, [T,] H, W) -> (B, C p p, [T,] H/p, W/p); identity for patch 1.
+
+    Channel order c, then row offset, then column offset (= torch.pixel_unshuffle's)."""
+    if patch == 1:
+        return x
+    if x.ndim == 4:
+        return rearrange(x, "b c (h p) (w q) -> b (c p q) h w", p=patch, q=patch)
+    return rearrange(x, "b c t (h p) (w q) -> b (c p q) t h w", p=patch, q=patch)
+
+
+def depth_to_space(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """Inverse of `space_to_depth` for (B, C p p, T, H, W) -> (B, C, T, H p, W p)."""
+    if patch == 1:
+        return x
+    return rearrange(x, "b (c p q) t h w -> b c t (h p) (w q)", p=patch, q=patch)
 
 
 class Conv3d(nn.Conv3d):

@@ -7,14 +7,11 @@ exponent under an explicit `log2_` name and expose the factor as a property.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from reducio.configs import JsonConfig, check_types, lookup_preset
 from reducio.errors import ConfigError
 
 GROUPNORM_GROUPS = 32  # every Normalize() in the release is GroupNorm(32, C)
@@ -23,7 +20,7 @@ CONTENT_FRAME_CHOICES = ("middle", "random", "none")
 
 
 @dataclass(frozen=True, kw_only=True)
-class VAEConfig:
+class VAEConfig(JsonConfig):
     """Reducio-VAE architecture. Defaults match the released ft4 checkpoint.
 
     Field <- official key (`model.params` / `ddconfig` / `ddconfig_2d`):
@@ -50,6 +47,16 @@ class VAEConfig:
     - `content_frame`: "middle" (the release: frame (T-1)//2 of each window), "random" (a random
       frame per sample while training, the middle one in eval; paper Table 3 ablation) or "none"
       (no content encoder and no fusion blocks; paper Table 3 "n/a").
+    - `patch_size` (not in the release; default 1 = the release): space-to-depth patch of the
+      input. With p > 1 the clip and the content frame are pixel-unshuffled (p x p pixels -> p²·3
+      channels) before the encoders' `conv_in`, and the decoder's `conv_out` emits p²·3 channels
+      that are pixel-shuffled back (as LTX-Video's VAE does). The levels then run at 1/p of the
+      resolution: the spatial factor is p * 2**(len(channel_mult) - 1). Used by the CPU-sized
+      `tiny` preset only, to keep its latent H/32 x W/32 with one level fewer at full resolution.
+    - `content_skip` (not in the release; default False): add the content frame, repeated over
+      time, to the decoder's output, whose `conv_out` then starts at zero: the decoder predicts
+      the change from the content frame. A freshly initialised model thus starts at the
+      content-copy reconstruction and spends its training on the motion. Used by `tiny` only.
     - `gradient_checkpointing`: initial state of activation checkpointing in res/attention blocks
       (training memory only; toggled at runtime by `ReducioVAE.enable_gradient_checkpointing`).
     """
@@ -78,6 +85,8 @@ class VAEConfig:
     tile_width_too: bool = False
     content_frame: Literal["middle", "random", "none"] = "middle"
     gradient_checkpointing: bool = False
+    patch_size: int = 1
+    content_skip: bool = False
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -86,9 +95,14 @@ class VAEConfig:
         return 2**self.log2_time_downsample
 
     @property
-    def log2_space_downsample(self) -> int:
-        """One stride-2 stage per encoder level but the last (the release's default f_s)."""
+    def num_downsample_levels(self) -> int:
+        """Stride-2 stages of the encoder: one per level but the last (the release's f_s)."""
         return len(self.channel_mult) - 1
+
+    @property
+    def log2_space_downsample(self) -> int:
+        """log2 of the spatial factor: the encoder's stride-2 stages plus the input patch."""
+        return self.num_downsample_levels + (self.patch_size.bit_length() - 1)
 
     @property
     def space_downsample(self) -> int:
@@ -111,12 +125,12 @@ class VAEConfig:
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
-        _check_types(self)
+        check_types(self)
         errors: list[str] = []
         positive = ("frames", "in_channels", "out_channels", "latent_channels", "z_channels",
                     "encoder_channels", "decoder_channels", "num_res_blocks", "content_channels",
                     "content_num_res_blocks", "window_size", "content_window_size",
-                    "mid_attention_heads", "tile_sample_min_size")
+                    "mid_attention_heads", "tile_sample_min_size", "patch_size")
         for name in positive:
             if getattr(self, name) < 1:
                 errors.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -128,9 +142,11 @@ class VAEConfig:
         if errors:
             raise ConfigError("invalid VAEConfig: " + "; ".join(errors))
 
-        if not 0 <= self.log2_time_downsample <= self.log2_space_downsample:
+        if self.patch_size & (self.patch_size - 1):
+            errors.append(f"patch_size must be a power of 2 (1, 2, 4...), got {self.patch_size}")
+        if not 0 <= self.log2_time_downsample <= self.num_downsample_levels:
             errors.append(f"log2_time_downsample must be in [0, len(channel_mult)-1 = "
-                          f"{self.log2_space_downsample}], got {self.log2_time_downsample}")
+                          f"{self.num_downsample_levels}], got {self.log2_time_downsample}")
         elif self.frames % self.time_downsample:
             errors.append(f"frames ({self.frames}) must be a multiple of the time downsample "
                           f"factor 2**log2_time_downsample = {self.time_downsample}")
@@ -163,6 +179,11 @@ class VAEConfig:
         if self.content_frame not in CONTENT_FRAME_CHOICES:
             errors.append(f"content_frame must be one of {CONTENT_FRAME_CHOICES}, "
                           f"got {self.content_frame!r}")
+        if self.content_skip and not self.has_content:
+            errors.append("content_skip=True needs a content frame; content_frame is 'none'")
+        if self.in_channels != self.out_channels and self.content_skip:
+            errors.append(f"content_skip adds the {self.in_channels}-channel content frame to the "
+                          f"output: out_channels must equal in_channels, got {self.out_channels}")
         if self.tile_sample_min_size % self.space_downsample:
             errors.append(f"tile_sample_min_size ({self.tile_sample_min_size}) must be a multiple "
                           f"of the spatial factor {self.space_downsample}")
@@ -171,46 +192,13 @@ class VAEConfig:
         if errors:
             raise ConfigError("invalid VAEConfig: " + "; ".join(errors))
 
-    # ------------------------------------------------------------------ (de)serialisation
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VAEConfig:
-        if not isinstance(data, dict):
-            raise ConfigError(f"VAEConfig.from_dict expects a dict, got {type(data).__name__}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown VAEConfig key(s) {unknown}; valid keys: {valid}")
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**kwargs)
-
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> VAEConfig:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read VAE config JSON {path}: {exc}") from exc
-        return cls.from_dict(data)
-
-    def replace(self, **changes: Any) -> VAEConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
     # ------------------------------------------------------------------ constructors
     @classmethod
     def preset(cls, name: str) -> VAEConfig:
         """Named configs: ft4, ft2, ft4-1024, ft2-1024 (release) and tiny (CPU-sized)."""
         from reducio.models.vae.presets import VAE_PRESETS
 
-        if name not in VAE_PRESETS:
-            raise ConfigError(f"unknown VAE preset {name!r}; valid presets: {sorted(VAE_PRESETS)}")
-        return VAE_PRESETS[name]
+        return lookup_preset(name, VAE_PRESETS, what="VAE")
 
     @classmethod
     def from_official_yaml(cls, path: str | Path) -> VAEConfig:
@@ -219,38 +207,3 @@ class VAEConfig:
 
         return config_from_official_yaml(path)
 
-
-def _check_types(config: VAEConfig) -> None:
-    """Reject wrongly typed values early (JSON hand edits: "16" for 16, 1 for True...)."""
-    hints = typing.get_type_hints(type(config))
-    errors = []
-    for f in dataclasses.fields(config):
-        value, hint = getattr(config, f.name), hints[f.name]
-        if not _matches(value, hint):
-            errors.append(f"{f.name}={value!r} is not {_describe(hint)}")
-    if errors:
-        raise ConfigError("invalid VAEConfig types: " + "; ".join(errors))
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if origin is Literal:
-        return value in typing.get_args(hint)
-    if origin is tuple:
-        (item,) = typing.get_args(hint)[:1]
-        return isinstance(value, tuple) and all(_matches(v, item) for v in value)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, h) for h in typing.get_args(hint))
-    return isinstance(value, hint)
-
-
-def _describe(hint: Any) -> str:
-    if typing.get_origin(hint) is Literal:
-        return f"one of {typing.get_args(hint)}"
-    return getattr(hint, "__name__", str(hint))

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from reducio.models.vae.attention import MidSelfAttention
-from reducio.models.vae.blocks import ResnetBlock, normalize
+from reducio.models.vae.blocks import ResnetBlock, normalize, space_to_depth
 from reducio.models.vae.config import VAEConfig
 from reducio.models.vae.encoder import build_down_levels
 
@@ -22,7 +22,8 @@ class ContentEncoder(nn.Module):
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         ch = config.content_channels
-        self.conv_in = nn.Conv2d(config.in_channels, ch, kernel_size=3, padding=1)
+        self.patch = config.patch_size  # 1 in the release: no space-to-depth
+        self.conv_in = nn.Conv2d(config.in_channels * self.patch**2, ch, kernel_size=3, padding=1)
         self.down, width = build_down_levels(ch, config.content_channel_mult,
                                              config.content_num_res_blocks, dims=2)
         self.mid = nn.Module()
@@ -33,9 +34,10 @@ class ContentEncoder(nn.Module):
         self.norm_out = normalize(width)  # loaded, never run
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """image: (B, C_in, H, W) -> len(content_channel_mult) + 1 feature maps (B, C_k, H_k, W_k)."""
+        """image: (B, C_in, H, W) -> len(content_channel_mult) + 1 feature maps (B, C_k, H_k, W_k),
+        H_k = H / (patch_size 2^k)."""
         feats = []
-        h = self.conv_in(image)
+        h = self.conv_in(space_to_depth(image, self.patch))  # B ch H/p W/p
         for level in self.down:
             for block in level.block:
                 h = block(h)

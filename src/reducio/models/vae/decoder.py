@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reducio.models.vae.attention import MidSelfAttention
-from reducio.models.vae.blocks import Conv3d, ResnetBlock, Upsample, normalize
+from reducio.models.vae.blocks import Conv3d, ResnetBlock, Upsample, depth_to_space, normalize
 from reducio.models.vae.config import VAEConfig
 from reducio.models.vae.fusion import ContentFusion
 
@@ -68,11 +68,17 @@ class FusionDecoder(nn.Module):
             levels.insert(0, level)
         self.up = nn.ModuleList(levels)
         self.norm_out = normalize(width)
-        self.conv_out = Conv3d(width, config.out_channels, kernel_size=3, padding=1)
+        self.patch = config.patch_size  # 1 in the release: conv_out emits pixels directly
+        self.conv_out = Conv3d(width, config.out_channels * self.patch**2, kernel_size=3,
+                               padding=1)
+        if config.content_skip:  # starts as "output = the content frame" (autoencoder adds it)
+            nn.init.zeros_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, z: torch.Tensor, content: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """z: (B, z_channels, t, h, w) after post_quant_conv; content: the content encoder's list
-        of feature maps (None only for a model built without content) -> (B, C_out, T, 32h, 32w)."""
+        of feature maps (None only for a model built without content) -> (B, C_out, T, s h, s w),
+        s = space_downsample (32 in the release)."""
         h = self.mid.block_1(self.conv_in(z))  # B D t h w
         for block in self.mid.fuse:
             h = block(h, content[-1])
@@ -86,4 +92,5 @@ class FusionDecoder(nn.Module):
             for block in level.block_2:
                 h = block(h)
             h = level.upsample(h)  # B D_i T_i H_i W_i
-        return self.conv_out(F.silu(self.norm_out(h)))
+        h = self.conv_out(F.silu(self.norm_out(h)))  # B C_out p² T H/p W/p
+        return depth_to_space(h, self.patch)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reducio.models.vae.attention import MidSelfAttention
-from reducio.models.vae.blocks import Conv3d, Downsample, ResnetBlock, normalize
+from reducio.models.vae.blocks import Conv3d, Downsample, ResnetBlock, normalize, space_to_depth
 from reducio.models.vae.config import VAEConfig
 
 
@@ -44,7 +44,8 @@ class MotionEncoder(nn.Module):
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         ch = config.encoder_channels
-        self.conv_in = Conv3d(config.in_channels, ch, kernel_size=3, padding=1)
+        self.patch = config.patch_size  # 1 in the release: no space-to-depth
+        self.conv_in = Conv3d(config.in_channels * self.patch**2, ch, kernel_size=3, padding=1)
         self.down, width = build_down_levels(ch, config.channel_mult, config.num_res_blocks,
                                              dims=3,
                                              log2_time_downsample=config.log2_time_downsample)
@@ -57,8 +58,8 @@ class MotionEncoder(nn.Module):
         self.conv_out = Conv3d(width, 2 * config.z_channels, kernel_size=3, padding=1)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        """video: (B, C_in, T, H, W) -> (B, 2 z, T / 2^f_t, H / 32, W / 32)."""
-        h = self.conv_in(video)
+        """video: (B, C_in, T, H, W) -> (B, 2 z, T / 2^f_t, H / s, W / s), s = space_downsample."""
+        h = self.conv_in(space_to_depth(video, self.patch))  # B C p² T H/p W/p
         for level in self.down:
             for block in level.block:
                 h = block(h)

@@ -33,6 +33,7 @@ class ContentFeatures:
     grid: tuple[tuple[tuple[torch.Tensor, ...], ...], ...]
     tiled: bool
     image_size: tuple[int, int]  # (H, W) of the encoded content frame
+    image: torch.Tensor | None = None  # B 3 H W, the frame itself (decoders with content_skip)
 
     @property
     def maps(self) -> tuple[torch.Tensor, ...]:
@@ -49,4 +50,5 @@ class ContentFeatures:
         """Tensor.to(...) applied to every map."""
         grid = tuple(tuple(tuple(m.to(*args, **kwargs) for m in tile) for tile in row)
                      for row in self.grid)
-        return ContentFeatures(grid=grid, tiled=self.tiled, image_size=self.image_size)
+        image = None if self.image is None else self.image.to(*args, **kwargs)
+        return ContentFeatures(grid=grid, tiled=self.tiled, image_size=self.image_size, image=image)

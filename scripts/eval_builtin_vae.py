@@ -1,0 +1,134 @@
+"""Measure a Reducio-VAE on the synthetic shapes world: the numbers the built-in `tiny` ships with.
+
+For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 of the split):
+- `psnr`, `ssim`: reconstruction with the posterior mode (`reducio.eval.psnr/ssim`, the release's
+  way: clamp, per-frame score, mean over frames), the same numbers `reducio eval recon --vae PATH
+  --synthetic SPLIT --count 64` reports;
+- `content_copy_psnr/ssim`: the baseline of repeating the content frame (T-1)//2 over all frames;
+  a VAE that ignores its motion latent scores about this;
+- `swap_psnr`: clip i decoded from its own content frame with clip (i+1)'s latent, scored against
+  clip i; `swap_gap_db` = psnr - swap_psnr. A VAE that uses its latent loses clearly here.
+
+    python scripts/eval_builtin_vae.py --vae tiny -o runs/eval-vae-tiny.json
+    python scripts/eval_builtin_vae.py --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
+
+`--vae` takes anything `ReducioVAE.from_pretrained` does, or a training checkpoint folder
+(`checkpoints/step-…`: its EMA weights when the run kept EMA, else the model's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from reducio.data.synthetic.world import make_clip
+from reducio.eval import psnr, ssim
+from reducio.models.vae import ReducioVAE
+
+
+def load_clips(split: str, count: int, size: int = 64, frames: int = 16) -> torch.Tensor:
+    """(count, 3, T, S, S) in [-1, 1]: clips 0..count-1 of a shapes-world split."""
+    clips = []
+    for index in range(count):
+        video = make_clip(index, split, size=size, frames=frames).video  # T H W 3 uint8
+        clips.append(torch.from_numpy(video).permute(3, 0, 1, 2).float().div(127.5).sub(1.0))
+    return torch.stack(clips)
+
+
+def load_model(source: str) -> ReducioVAE:
+    """A built-in name / folder / file, or a training checkpoint folder of `reducio train vae`."""
+    path = Path(source)
+    if path.is_dir() and (path / "state.json").is_file():
+        return load_checkpoint(path)
+    return ReducioVAE.from_pretrained(source).eval()
+
+
+def load_checkpoint(folder: Path) -> ReducioVAE:
+    """The VAE of a `checkpoints/step-…` folder: its EMA weights when the run kept EMA."""
+    from safetensors.torch import load_file
+
+    from reducio.models.vae.config import VAEConfig
+
+    config = json.loads((folder / "config.json").read_text())
+    stored = (config.get("effective") or {}).get("vae_config")
+    if stored:  # the architecture the run really built (presets may have changed since)
+        vae_config = VAEConfig.from_dict(stored)
+    else:
+        model_cfg = config["model"]
+        vae_config = VAEConfig.preset(model_cfg["preset"]).replace(**(model_cfg.get("overrides") or {}))
+    vae = ReducioVAE(vae_config)
+    ema = folder / "ema.safetensors"
+    vae.load_state_dict(load_file(str(ema if ema.is_file() else folder / "models" / "vae.safetensors")),
+                        strict=True)
+    return vae.eval()
+
+
+@torch.no_grad()
+def encode_mode(vae: ReducioVAE, clips: torch.Tensor) -> torch.Tensor:
+    """Normalised posterior-mode latents (B, C, t, h, w)."""
+    return vae.normalize_latent(vae.encode(clips).latent_dist.mode())
+
+
+@torch.no_grad()
+def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4) -> dict[str, float]:
+    t = clips.shape[2]
+    content_index = vae.content_frame_index(t)
+    rec_psnr, rec_ssim, copy_psnr, copy_ssim, swap_psnr = [], [], [], [], []
+    latents, recons = [], []
+    for start in range(0, len(clips), batch):
+        x = clips[start:start + batch]
+        z = encode_mode(vae, x)
+        content = x[:, :, content_index]  # B 3 H W
+        recon = vae.decode(z, content).sample
+        latents.append(z)
+        recons.append(recon)
+        rec_psnr.append(psnr(x, recon))
+        rec_ssim.append(ssim(x, recon))
+        copy = content.unsqueeze(2).expand_as(x)
+        copy_psnr.append(psnr(x, copy))
+        copy_ssim.append(ssim(x, copy))
+    z_all = torch.cat(latents)
+    swapped = torch.roll(z_all, shifts=-1, dims=0)  # clip i gets clip i+1's latent
+    for start in range(0, len(clips), batch):
+        x = clips[start:start + batch]
+        recon = vae.decode(swapped[start:start + batch], x[:, :, content_index]).sample
+        swap_psnr.append(psnr(x, recon))
+    out = {name: torch.cat(values).mean().item() for name, values in (
+        ("psnr", rec_psnr), ("ssim", rec_ssim), ("content_copy_psnr", copy_psnr),
+        ("content_copy_ssim", copy_ssim), ("swap_psnr", swap_psnr))}
+    out["swap_gap_db"] = out["psnr"] - out["swap_psnr"]
+    out["psnr_min"] = torch.cat(rec_psnr).min().item()
+    out["clips"] = len(clips)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vae", default="tiny")
+    parser.add_argument("--splits", nargs="+", default=["test", "heldout"])
+    parser.add_argument("--count", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("-o", "--output", default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    vae = load_model(args.vae)
+    results: dict[str, object] = {"vae": args.vae}
+    for split in args.splits:
+        started = time.perf_counter()
+        results[split] = measure(vae, load_clips(split, args.count))
+        results[split]["seconds"] = round(time.perf_counter() - started, 1)
+        print(split, json.dumps(results[split]), flush=True)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
