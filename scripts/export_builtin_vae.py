@@ -33,7 +33,7 @@ TARGET_PSNR, TARGET_SSIM = 32.0, 0.95  # the issue's target for the built-in tin
 MIN_GAIN_OVER_COPY_DB = 2.0
 MIN_SWAP_GAP_DB = 2.0
 TRAIN_COMMAND = ("scripts/train_builtin_vae.sh  (= OMP_NUM_THREADS=1 reducio train vae --recipe tiny-cpu "
-                 "--output-dir runs/vae-tiny, resumed with --resume)")
+                 "--output-dir runs/vae-tiny, resumed with --resume --set model.overrides.content_skip=true)")
 
 
 def main(argv: list[str] | None = None) -> int:
