@@ -157,10 +157,16 @@ class VAELossSection(ConfigSection):
     # Not in the release (deviation levers, off by default): weight of the per-pixel reconstruction
     # error by how far the target pixel is from the content frame: w = 1 + motion_weight * |x - x_c|.
     motion_weight: float = 0.0
+    # Not in the release: the probability that a training sample is decoded without its content
+    # frame (features and, with content_skip, the added frame zeroed), so the motion latent must
+    # carry the whole clip for those samples. Breaks the content-copy trap of small models.
+    content_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.perceptual_weight >= 0, f"loss.perceptual_weight must be >= 0, got {self.perceptual_weight}")
         _check(self.motion_weight >= 0, f"loss.motion_weight must be >= 0, got {self.motion_weight}")
+        _check(0 <= self.content_dropout < 1,
+               f"loss.content_dropout must be in [0, 1), got {self.content_dropout}")
         _check(self.disc_layers >= 1, f"loss.disc_layers must be >= 1, got {self.disc_layers}")
 
 

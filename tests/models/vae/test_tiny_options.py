@@ -92,3 +92,85 @@ def test_content_skip_starts_at_the_content_copy_and_learns():
 def test_content_skip_needs_a_content_frame():
     with pytest.raises(ConfigError, match="content_skip"):
         VAEConfig.preset("tiny").replace(content_frame="none", content_skip=True)
+
+
+def test_decoder_coords_feed_position_into_every_level():
+    from reducio.models.vae.decoder import CoordinateFeatures
+
+    feats = CoordinateFeatures(2)(torch.zeros(1, 5, 3, 4, 6))
+    assert feats.shape == (1, 8, 1, 4, 6)
+    # channel 2 is x at the lowest frequency: sin(pi * x) over pixel centres of [-1, 1]
+    x = (torch.arange(6) + 0.5) / 6 * 2 - 1
+    assert torch.allclose(feats[0, 2, 0, 0], torch.sin(torch.pi * x))
+    assert torch.allclose(feats[0, 0, 0, :, 0], torch.sin(torch.pi * ((torch.arange(4) + 0.5) / 4 * 2 - 1)))
+
+    config = VAEConfig.preset("tiny").replace(frames=8, latent_channels=4, z_channels=4,
+                                              mid_attention_heads=1, decoder_coords=3)
+    torch.manual_seed(0)
+    vae = ReducioVAE(config)
+    keys = [k for k in vae.state_dict() if "coord_in" in k]
+    assert len(keys) == 2 * (1 + len(config.channel_mult))  # weight + bias: after conv_in, per level
+    # the coordinate map reaches the output: silencing its projections changes the decode
+    latent, content = torch.randn(1, 4, 2, 2, 2), torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        out = vae.decode(latent, content).sample
+        for name, param in vae.named_parameters():
+            if "coord_in" in name:
+                param.zero_()
+        silenced = vae.decode(latent, content).sample
+    assert (out - silenced).abs().max() > 1e-3
+    out_release = ReducioVAE(VAEConfig.preset("tiny"))
+    assert not any("coord" in k for k in out_release.state_dict())
+
+
+def test_decoder_coords_must_not_be_negative():
+    with pytest.raises(ConfigError, match="decoder_coords"):
+        VAEConfig.preset("tiny").replace(decoder_coords=-1)
+
+
+def test_content_keep_drops_the_content_frame_per_sample():
+    config = VAEConfig.preset("tiny").replace(frames=8, latent_channels=4, z_channels=4,
+                                              mid_attention_heads=1, content_skip=True)
+    torch.manual_seed(0)
+    vae = ReducioVAE(config)
+    with torch.no_grad():
+        for param in vae.decoder.conv_out.parameters():
+            param.normal_(std=0.05)  # a trained-like decoder: the content matters beyond the skip
+    video = torch.rand(2, 3, 8, 64, 64) * 2 - 1
+    with torch.no_grad():
+        kept = vae(video).sample
+        mixed = vae(video, content_keep=torch.tensor([1.0, 0.0])).sample
+    assert torch.allclose(mixed[0], kept[0], atol=1e-6)  # kept sample: unchanged
+    assert not torch.allclose(mixed[1], kept[1], atol=1e-3)  # dropped: the frame is gone
+    # a dropped sample decodes exactly as with all-zero content features: it sees no frame
+    z_same = vae.normalize_latent(vae.encode(video).latent_dist.mode())
+    with torch.no_grad():
+        zeros = torch.zeros(2, 3, 64, 64)
+        feats = vae.encode_content(zeros).masked(torch.zeros(2))
+        blind = vae.decode(z_same, feats).sample
+    assert torch.allclose(blind[1], mixed[1], atol=1e-5)
+
+
+def test_encoder_residual_sees_only_the_change_from_the_content_frame():
+    config = VAEConfig.preset("tiny").replace(frames=8, latent_channels=4, z_channels=4,
+                                              mid_attention_heads=1, encoder_residual=True)
+    torch.manual_seed(0)
+    vae = ReducioVAE(config)
+    still = (torch.rand(1, 3, 1, 64, 64) * 2 - 1).expand(1, 3, 8, 64, 64)
+    other_still = (torch.rand(1, 3, 1, 64, 64) * 2 - 1).expand(1, 3, 8, 64, 64)
+    moving = still.clone()
+    moving[:, :, 0, :8, :8] = 1.0  # one frame changes
+    with torch.no_grad():
+        z_still = vae.encode(still).latent_dist.mode()
+        z_other = vae.encode(other_still).latent_dist.mode()
+        z_moving = vae.encode(moving).latent_dist.mode()
+        # forward (which picks the content frame itself) encodes the same way as encode()
+        assert torch.allclose(vae(moving).latent, vae.normalize_latent(z_moving), atol=1e-5)
+    # every still clip is "no change": the same latent whatever the scene; motion changes it
+    assert torch.allclose(z_still, z_other, atol=1e-6)
+    assert not torch.allclose(z_still, z_moving, atol=1e-4)
+
+
+def test_encoder_residual_needs_a_content_frame():
+    with pytest.raises(ConfigError, match="encoder_residual"):
+        VAEConfig.preset("tiny").replace(encoder_residual=True, content_frame="none")

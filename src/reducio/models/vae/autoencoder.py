@@ -192,12 +192,20 @@ class ReducioVAE(nn.Module):
         video = self._check_video(video)
         tiled = self._tiled(*video.shape[-2:])
         moments = [self._encode_window(window, tiled)
-                   for window in video.split(self.config.frames, dim=2)]
+                   for window in video.split(self.config.frames, dim=2)]  # middle content frames
         return EncoderOutput(latent_dist=DiagonalGaussian(torch.cat(moments, dim=2)))
 
-    def _encode_window(self, video: torch.Tensor, tiled: bool) -> torch.Tensor:
+    def _encode_window(self, video: torch.Tensor, tiled: bool,
+                       content: torch.Tensor | None = None) -> torch.Tensor:
+        """video: one window (B, 3, frames, H, W); content: its content frame (B, 3, H, W), only
+        used with encoder_residual (default: the middle frame)."""
         def encode(x: torch.Tensor) -> torch.Tensor:
             return self.quant_conv(self.encoder_3d(x))  # B 2C t h w
+
+        if self.config.encoder_residual:  # tiny only: the encoder sees the change from the frame
+            if content is None:
+                content = video[:, :, self.content_frame_index(video.shape[2])]
+            video = video - content.unsqueeze(2)
 
         if tiled:
             return tiled_encode_video(encode, video, latent_size=self._latent_tile(),
@@ -353,9 +361,13 @@ class ReducioVAE(nn.Module):
 
     # ================================================================== forward
     def forward(self, video: torch.Tensor, sample_posterior: bool = False,
-                generator: torch.Generator | None = None) -> DecoderOutput:
+                generator: torch.Generator | None = None,
+                content_keep: torch.Tensor | None = None) -> DecoderOutput:
         """Reconstruct a clip: per window, content frame -> features, encode, z = mode (default) or
         sample (`sample_posterior=True`, what the release always does), normalise, decode.
+
+        `content_keep` (B,) of 0/1 (training only, not in the release): content dropout; samples
+        with 0 are decoded without their content frame (`ContentFeatures.masked`).
 
         Returns DecoderOutput(sample (B, 3, T, H, W), latent_dist over all windows, latent = the
         normalised latent that was decoded, (B, C, t, h, w)).
@@ -370,7 +382,10 @@ class ReducioVAE(nn.Module):
         def run_window(k: int) -> torch.Tensor:
             window = video[:, :, k * f:(k + 1) * f]
             feats = None if content is None else self.encode_content(content[:, :, k])
-            dist = DiagonalGaussian(self._encode_window(window, tiled))
+            if feats is not None and content_keep is not None:
+                feats = feats.masked(content_keep)
+            dist = DiagonalGaussian(self._encode_window(
+                window, tiled, None if content is None else content[:, :, k]))
             z = dist.sample(generator) if sample_posterior else dist.mode()
             z = F.layer_norm(z, z.shape[1:], eps=1e-5)
             moments.append(dist.moments)

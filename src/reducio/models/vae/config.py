@@ -57,6 +57,16 @@ class VAEConfig(JsonConfig):
       time, to the decoder's output, whose `conv_out` then starts at zero: the decoder predicts
       the change from the content frame. A freshly initialised model thus starts at the
       content-copy reconstruction and spends its training on the motion. Used by `tiny` only.
+    - `encoder_residual` (not in the release; default False): the 3D encoder sees the clip minus
+      its content frame (repeated over time) instead of the clip. Nothing is lost (the decoder
+      has the content frame) and the encoder's input is the motion alone, so from the first step
+      its latent varies with the motion rather than with the static scene. Used by `tiny` only.
+    - `decoder_coords` (not in the release; default 0 = off): number of Fourier frequencies of a
+      fixed 2D coordinate map (sin/cos of pi * 2^k * y and x, coordinates in [-1, 1] over the
+      decoded window) that a 1x1 convolution adds to the decoder's features at every level, as
+      in CoordConv. Convolutions alone learn "draw the object at position p" slowly (they only
+      see position through zero padding); a small model trained on CPU needs the help. Used by
+      `tiny` only; with tiling the coordinates are per tile.
     - `gradient_checkpointing`: initial state of activation checkpointing in res/attention blocks
       (training memory only; toggled at runtime by `ReducioVAE.enable_gradient_checkpointing`).
     """
@@ -87,6 +97,8 @@ class VAEConfig(JsonConfig):
     gradient_checkpointing: bool = False
     patch_size: int = 1
     content_skip: bool = False
+    decoder_coords: int = 0
+    encoder_residual: bool = False
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -179,6 +191,13 @@ class VAEConfig(JsonConfig):
         if self.content_frame not in CONTENT_FRAME_CHOICES:
             errors.append(f"content_frame must be one of {CONTENT_FRAME_CHOICES}, "
                           f"got {self.content_frame!r}")
+        if self.decoder_coords < 0:
+            errors.append(f"decoder_coords must be >= 0 (0 = off); got {self.decoder_coords}")
+        if self.encoder_residual and not self.has_content:
+            errors.append("encoder_residual=True subtracts the content frame; content_frame is "
+                          "'none'")
+        if self.encoder_residual and self.in_channels != 3:
+            errors.append(f"encoder_residual needs RGB input (in_channels 3), got {self.in_channels}")
         if self.content_skip and not self.has_content:
             errors.append("content_skip=True needs a content frame; content_frame is 'none'")
         if self.in_channels != self.out_channels and self.content_skip:

@@ -22,6 +22,26 @@ from reducio.models.vae.config import VAEConfig
 from reducio.models.vae.fusion import ContentFusion
 
 
+class CoordinateFeatures(nn.Module):
+    """(B, D, T, H, W) features -> (1, 4k, 1, H, W) fixed map: sin and cos of pi * 2^j * y and x
+    for j < k, with y, x at the pixel centres of [-1, 1]. No parameters."""
+
+    def __init__(self, frequencies: int) -> None:
+        super().__init__()
+        self.frequencies = frequencies
+        self.channels = 4 * frequencies
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        height, width = h.shape[-2:]
+        y = (torch.arange(height, device=h.device, dtype=torch.float32) + 0.5) / height * 2 - 1
+        x = (torch.arange(width, device=h.device, dtype=torch.float32) + 0.5) / width * 2 - 1
+        yy, xx = torch.meshgrid(y, x, indexing="ij")  # H W
+        scales = torch.pi * 2.0 ** torch.arange(self.frequencies, device=h.device)
+        angles = torch.cat([yy[None] * scales[:, None, None], xx[None] * scales[:, None, None]])
+        feats = torch.cat([angles.sin(), angles.cos()])  # 4k H W
+        return feats[None, :, None].to(h.dtype)
+
+
 class FusionDecoder(nn.Module):
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
@@ -37,6 +57,10 @@ class FusionDecoder(nn.Module):
         frames = config.latent_frames
 
         self.conv_in = Conv3d(config.z_channels, width_in, kernel_size=3, padding=1)
+        # CoordConv-style position input (decoder_coords > 0, tiny only): a 1x1 projection of a
+        # fixed Fourier coordinate map added after conv_in and before each level's res blocks.
+        self.coords = CoordinateFeatures(config.decoder_coords) if config.decoder_coords else None
+        self.coord_in = nn.ModuleList()
         self.mid = nn.Module()
         self.mid.block_1 = ResnetBlock(width_in, width, 3)
         self.mid.fuse = nn.ModuleList()
@@ -47,9 +71,13 @@ class FusionDecoder(nn.Module):
                                            config.window_size)
         self.mid.block_2 = ResnetBlock(width, width, 3)
 
+        if self.coords is not None:
+            self.coord_in.append(nn.Conv3d(self.coords.channels, width_in, 1))
         levels: list[nn.Module] = []
         for i in reversed(range(n)):
             level = nn.Module()
+            if self.coords is not None:
+                level.coord_in = nn.Conv3d(self.coords.channels, width, 1)
             out = config.decoder_channels * config.channel_mult[i]
             level.block_1 = nn.ModuleList()
             for _ in range(config.num_res_blocks):
@@ -79,12 +107,17 @@ class FusionDecoder(nn.Module):
         """z: (B, z_channels, t, h, w) after post_quant_conv; content: the content encoder's list
         of feature maps (None only for a model built without content) -> (B, C_out, T, s h, s w),
         s = space_downsample (32 in the release)."""
-        h = self.mid.block_1(self.conv_in(z))  # B D t h w
+        h = self.conv_in(z)  # B D t h w
+        if self.coords is not None:
+            h = h + self.coord_in[0](self.coords(h))
+        h = self.mid.block_1(h)
         for block in self.mid.fuse:
             h = block(h, content[-1])
         h = self.mid.block_2(self.mid.attn_1(h))
         for i in reversed(range(len(self.up))):
             level = self.up[i]
+            if self.coords is not None:
+                h = h + level.coord_in(self.coords(h))
             for block in level.block_1:
                 h = block(h)
             for block in level.fuse:

@@ -46,6 +46,16 @@ class ContentFeatures:
     def batch_size(self) -> int:
         return self.grid[0][0][0].shape[0]
 
+    def masked(self, keep: torch.Tensor) -> ContentFeatures:
+        """Zero the features (and the frame) of samples where keep (B,) is 0: content dropout.
+        Zero keys and values make every fusion block add only its output bias, so the decoder
+        must rebuild those samples from the motion latent alone."""
+        scale = keep.reshape(-1, 1, 1, 1)
+        grid = tuple(tuple(tuple(m * scale.to(m.dtype) for m in tile) for tile in row)
+                     for row in self.grid)
+        image = None if self.image is None else self.image * scale.to(self.image.dtype)
+        return ContentFeatures(grid=grid, tiled=self.tiled, image_size=self.image_size, image=image)
+
     def to(self, *args, **kwargs) -> ContentFeatures:
         """Tensor.to(...) applied to every map."""
         grid = tuple(tuple(tuple(m.to(*args, **kwargs) for m in tile) for tile in row)
