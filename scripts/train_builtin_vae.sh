@@ -10,7 +10,7 @@
 # checkpoint every 300 steps (last 3 kept); starting the script again resumes from the latest one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN=${RUN:-runs/vae-tiny}
+RUN=${RUN:-runs/vae-tiny-res}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 if [[ "${1:-train}" == "export" ]]; then
@@ -21,7 +21,7 @@ mkdir -p "$RUN"
 if compgen -G "$RUN/checkpoints/step-*" > /dev/null; then
     # content_skip is a recipe override; runs started before it moved out of the `tiny` preset
     # (2026-11-25, 20:35) store overrides {}, so it is restated here (harmless for later runs).
-    CMD=(reducio train vae --output-dir "$RUN" --resume --set model.overrides.content_skip=true)
+    CMD=(reducio train vae --output-dir "$RUN" --resume)
 else
     CMD=(reducio train vae --recipe tiny-cpu --output-dir "$RUN")
 fi

@@ -30,7 +30,7 @@ def test_train_vae_runs_saves_and_resumes(tmp_path, capsys):
     assert _run(["train", "vae", "--recipe", "tiny-cpu", "--output-dir", str(run), "--max-steps", "2", *SMALL]) == 0
     assert "trained vae: steps 0 -> 2" in capsys.readouterr().out
     config = json.loads((run / "config.json").read_text())
-    assert config["model"]["preset"] == "tiny" and config["loss"]["motion_weight"] == 4.0
+    assert config["model"]["preset"] == "tiny" and config["model"]["overrides"]["encoder_residual"] is True
     assert config["effective"]["perceptual_weight_effective"] == 0.0
     assert config["effective"]["discriminator"] == "off"
     assert (run / "samples" / "step-00000002.png").is_file()

@@ -161,10 +161,11 @@ class VAEObjective(Objective):
         lrs = {f"lr/{name}": s.get_last_lr()[0] for name, s in self._schedulers.items()}
 
         # ---- generator (optimizer 0)
-        keep = None
+        extra = {}
         if loss.content_dropout > 0:  # global torch RNG: saved and restored with the checkpoint
-            keep = (torch.rand(video.shape[0]) >= loss.content_dropout).to(acc.device, video.dtype)
-        out = self.vae(video, sample_posterior=loss.sample_posterior, content_keep=keep)
+            keep = torch.rand(video.shape[0]) >= loss.content_dropout
+            extra["content_keep"] = keep.to(acc.device, video.dtype)
+        out = self.vae(video, sample_posterior=loss.sample_posterior, **extra)
         recon = out.sample.float()  # B 3 T H W, unbounded
         rec = reconstruction_error(video, recon, loss.rec_loss, loss.motion_weight)
         terms: dict[str, torch.Tensor] = {"loss/rec": (video - recon).abs().mean().detach()}

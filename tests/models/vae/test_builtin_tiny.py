@@ -64,17 +64,18 @@ def measured() -> dict[str, float]:
 
 
 def _claims(key: str) -> bool:
+    """What metadata.json records for test clips 0-3 (the clips these tests measure)."""
     meta = ASSET / "metadata.json"
     return bool(json.loads(meta.read_text()).get(key, True)) if meta.is_file() else True
 
 
-@pytest.mark.xfail(not _trained_asset() or not _claims("beats_content_copy"), strict=True,
+@pytest.mark.xfail(not _trained_asset() or not _claims("clips_0_3_beat_content_copy"), strict=True,
                    reason="metadata.json says these weights do not beat the content-copy baseline")
 def test_builtin_tiny_beats_content_copy(measured):
     assert measured["own"] >= measured["copy"] + MIN_GAIN_OVER_COPY_DB, measured
 
 
-@pytest.mark.xfail(not _trained_asset() or not _claims("uses_latent"), strict=True,
+@pytest.mark.xfail(not _trained_asset() or not _claims("clips_0_3_use_latent"), strict=True,
                    reason="metadata.json says these weights do not use their motion latent yet")
 def test_builtin_tiny_uses_its_motion_latent(measured):
     assert measured["own"] >= measured["swap"] + MIN_SWAP_GAP_DB, measured
