@@ -54,3 +54,33 @@ def test_release_recipe_on_cpu_names_the_fp16_problem(tmp_path):
 def test_bad_override_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="unknown key 'optim.learning_rate'"):
         _run(["train", "vae", "--output-dir", str(tmp_path), "--set", "optim.learning_rate=1"])
+
+
+def test_content_dropout_is_drawn_per_sample_and_resumes_bitwise(tmp_path, monkeypatch):
+    """loss.content_dropout reaches the model as a per-sample keep mask drawn from the checkpointed
+    RNG: a resumed run draws the same masks as an uninterrupted one."""
+    from reducio.models.vae import ReducioVAE
+
+    masks = []
+    original = ReducioVAE.forward
+
+    def spy(self, video, *args, **kwargs):
+        keep = kwargs.get("content_keep")
+        if keep is not None:
+            masks.append(keep.tolist())
+        return original(self, video, *args, **kwargs)
+
+    monkeypatch.setattr(ReducioVAE, "forward", spy)
+    extra = [*SMALL, "--set", "loss.content_dropout=0.5", "--set", "data.batch_size=4",
+             "--set", "train.sample_every=100"]
+    assert _run(["train", "vae", "--recipe", "tiny-cpu", "--output-dir", str(tmp_path / "a"),
+                 "--max-steps", "4", *extra]) == 0
+    straight = list(masks)
+    assert len(straight) == 4 and all(len(m) == 4 for m in straight)
+    flat = [v for m in straight for v in m]
+    assert 0.0 in flat and 1.0 in flat  # both kept and dropped samples occur
+    masks.clear()
+    assert _run(["train", "vae", "--recipe", "tiny-cpu", "--output-dir", str(tmp_path / "b"),
+                 "--max-steps", "2", *extra]) == 0
+    assert _run(["train", "vae", "--output-dir", str(tmp_path / "b"), "--resume", "--max-steps", "4"]) == 0
+    assert masks == straight
