@@ -4,7 +4,7 @@
 # latest checkpoint when run again.
 #
 #   scripts/train_builtin_pipeline.sh stage1     # text -> content frame (pixel DiT), runs/stage1-tiny
-#   scripts/train_builtin_pipeline.sh extract    # motion latents of the shapes world with the built-in VAE
+#   scripts/train_builtin_pipeline.sh extract    # motion latents (posterior mode: the tiny VAE trains on the mode) with the built-in VAE
 #   scripts/train_builtin_pipeline.sh dit        # text + content frame -> motion latent, runs/dit-tiny
 #   scripts/train_builtin_pipeline.sh assemble   # write src/reducio/assets/pipeline-tiny/
 #
@@ -29,7 +29,7 @@ case "${1:-}" in
     stage1)
         reducio train stage1 $(resume_or runs/stage1-tiny --recipe stage1-tiny-cpu) "${@:2}" ;;
     extract)
-        reducio extract --synthetic train --count "$COUNT" --size 64 --vae tiny \
+        reducio extract --synthetic train --count "$COUNT" --size 64 --vae tiny --latent mode \
             --output "$LATENTS" "${@:2}" ;;
     dit)
         reducio train dit $(resume_or runs/dit-tiny --recipe dit-tiny-cpu --set "data.root=$LATENTS") "${@:2}" ;;

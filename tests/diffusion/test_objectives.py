@@ -95,3 +95,27 @@ def test_config_validation_and_round_trip(tmp_path):
     config.to_json(tmp_path / "diffusion.json")
     assert DiffusionConfig.from_json(tmp_path / "diffusion.json") == config
     assert DiffusionConfig.for_prediction("flow").objective == "flow"
+
+
+def test_flow_x_predicts_x0_and_hands_samplers_the_implied_velocity():
+    from reducio.diffusion import DiffusionConfig, make_objective, make_scheduler
+
+    objective = make_objective(DiffusionConfig(objective="flow_x"))
+    torch.manual_seed(0)
+    x0, noise = torch.randn(3, 4, 2, 2, 2), torch.randn(3, 4, 2, 2, 2)
+    timesteps = torch.tensor([900.0, 500.0, 10.0])  # sigma 0.9, 0.5, 0.01 (clamped to 0.05)
+    batch = objective.prepare(x0, noise=noise, timesteps=timesteps)
+    # the exact x0 gives the exact velocity where sigma >= SIGMA_MIN, so zero loss there
+    v = objective.scheduler_prediction(x0, batch.noisy, timesteps)
+    assert torch.allclose(v[:2], (noise - x0)[:2], atol=1e-5)
+    assert torch.allclose(v[2], (batch.noisy[2] - x0[2]) / 0.05, atol=1e-5)
+    assert objective.loss(x0 + 0.1, batch) > objective.loss(x0, batch)
+    assert torch.equal(objective.predict_x0(batch.noisy, x0, timesteps), x0)
+    # one Euler step with the exact x0 lands on the straight path
+    scheduler = make_scheduler(DiffusionConfig(objective="flow_x"))
+    scheduler.set_timesteps(4)
+    t0, t1 = scheduler.timesteps[0], scheduler.timesteps[1]
+    s0, s1 = float(t0) / 1000, float(t1) / 1000
+    x_t = (1 - s0) * x0 + s0 * noise
+    step = scheduler.step(objective.scheduler_prediction(x0, x_t, t0), t0, x_t).prev_sample
+    assert torch.allclose(step, (1 - s1) * x0 + s1 * noise, atol=1e-4)

@@ -20,7 +20,11 @@ from reducio.configs import JsonConfig, check_types
 class DiffusionConfig(JsonConfig):
     """Training objective and schedule; `make_scheduler` builds the matching sampler from it.
 
-    - `objective`: "epsilon" (DDPM noise prediction) or "flow" (rectified flow, velocity).
+    - `objective`: "epsilon" (DDPM noise prediction), "flow" (rectified flow, velocity) or
+      "flow_x" (rectified flow, the network predicts the clean sample x0 and the loss is taken
+      on the implied velocity, as in JiT, "Back to Basics: Let Denoising Generative Models
+      Denoise", 2025: pixel-space models with large patches cannot reproduce the noise a
+      velocity target contains, but can predict the clean image).
     - `num_train_timesteps`: discrete steps of the DDPM chain; for flow, the factor that maps
       sigma in [0, 1] to the model's timestep input (sigma * 1000, diffusers' convention).
     - `beta_schedule`, `beta_start`, `beta_end`: the DDPM betas (epsilon only).
@@ -31,7 +35,7 @@ class DiffusionConfig(JsonConfig):
       condition by the DiT's null token during training (independent draws).
     """
 
-    objective: Literal["epsilon", "flow"] = "epsilon"
+    objective: Literal["epsilon", "flow", "flow_x"] = "epsilon"
     num_train_timesteps: int = 1000
     beta_schedule: Literal["linear", "scaled_linear"] = "linear"
     beta_start: float = 0.0001
@@ -46,13 +50,13 @@ class DiffusionConfig(JsonConfig):
     def __post_init__(self) -> None:
         check_types(self)
         errors = []
-        if self.objective not in ("epsilon", "flow"):
-            errors.append(f"objective must be 'epsilon' or 'flow', got {self.objective!r}")
+        if self.objective not in ("epsilon", "flow", "flow_x"):
+            errors.append(f"objective must be 'epsilon', 'flow' or 'flow_x', got {self.objective!r}")
         if self.num_train_timesteps < 1:
             errors.append(f"num_train_timesteps must be >= 1, got {self.num_train_timesteps}")
         if not 0 < self.beta_start < self.beta_end < 1:
             errors.append(f"need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}")
-        if self.timestep_sampling == "logit_normal" and self.objective != "flow":
+        if self.timestep_sampling == "logit_normal" and self.objective == "epsilon":
             errors.append("timestep_sampling='logit_normal' needs objective='flow'; use 'uniform' "
                           "for epsilon")
         if self.logit_normal_std <= 0:
@@ -70,6 +74,6 @@ class DiffusionConfig(JsonConfig):
         """The default process for a DiT's `config.prediction_type` ("epsilon" or "flow")."""
         if prediction_type == "epsilon":
             return cls(objective="epsilon", **overrides)
-        if prediction_type == "flow":
-            return cls(objective="flow", **overrides)
+        if prediction_type in ("flow", "flow_x"):
+            return cls(objective=prediction_type, **overrides)
         raise ConfigError(f"unknown prediction_type {prediction_type!r}; valid: 'epsilon', 'flow'")

@@ -87,6 +87,12 @@ class DiffusionObjective:
         """Mean squared error over all elements, in float32 (learned sigma is off: no VLB term)."""
         return F.mse_loss(prediction.float(), batch.target)
 
+    def scheduler_prediction(self, prediction: torch.Tensor, noisy: torch.Tensor,
+                             timesteps: torch.Tensor) -> torch.Tensor:
+        """The network output as the sampler expects it (epsilon or velocity): the output itself,
+        except for x0-predicting objectives."""
+        return prediction
+
 
 class EpsilonObjective(DiffusionObjective):
     """DDPM noise prediction on the configured beta schedule (the paper's objective)."""
@@ -140,7 +146,31 @@ class FlowObjective(DiffusionObjective):
         return noisy.float() - sigma * prediction.float()
 
 
+class FlowXObjective(FlowObjective):
+    """Rectified flow with x0 prediction (JiT): the network outputs x0_hat; the loss compares the
+    implied velocity (x_s - x0_hat) / max(s, SIGMA_MIN) with eps - x0, and samplers receive that
+    velocity. Same noising and timesteps as FlowObjective."""
+
+    SIGMA_MIN = 0.05
+
+    def _velocity(self, x0_hat: torch.Tensor, noisy: torch.Tensor,
+                  timesteps: torch.Tensor) -> torch.Tensor:
+        sigma = _broadcast(self.sigmas(timesteps), noisy).clamp(min=self.SIGMA_MIN)
+        return (noisy.float() - x0_hat.float()) / sigma
+
+    def loss(self, prediction: torch.Tensor, batch: NoisyBatch) -> torch.Tensor:
+        return F.mse_loss(self._velocity(prediction, batch.noisy, batch.timesteps), batch.target)
+
+    def predict_x0(self, noisy, prediction, timesteps) -> torch.Tensor:
+        return prediction.float()
+
+    def scheduler_prediction(self, prediction, noisy, timesteps) -> torch.Tensor:
+        t = torch.as_tensor(timesteps, device=noisy.device).reshape(-1).expand(noisy.shape[0])
+        return self._velocity(prediction, noisy, t)
+
+
 def make_objective(config: DiffusionConfig | None = None) -> DiffusionObjective:
-    """EpsilonObjective or FlowObjective per `config.objective` (default: the paper's epsilon)."""
+    """The objective of `config.objective` (default: the paper's epsilon)."""
     config = config if config is not None else DiffusionConfig()
-    return EpsilonObjective(config) if config.objective == "epsilon" else FlowObjective(config)
+    kinds = {"epsilon": EpsilonObjective, "flow": FlowObjective, "flow_x": FlowXObjective}
+    return kinds[config.objective](config)

@@ -26,8 +26,8 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from reducio.diffusion.config import DiffusionConfig
 from reducio.errors import ConfigError
 
-SAMPLERS = {"epsilon": ("dpm", "ddim", "ddpm"), "flow": ("euler", "dpm")}
-DEFAULT_SAMPLER = {"epsilon": "dpm", "flow": "euler"}
+SAMPLERS = {"epsilon": ("dpm", "ddim", "ddpm"), "flow": ("euler", "dpm"), "flow_x": ("euler", "dpm")}
+DEFAULT_SAMPLER = {"epsilon": "dpm", "flow": "euler", "flow_x": "euler"}
 # PixArt-alpha samples with 20 DPM-Solver steps; DDIM and flow Euler want more.
 DEFAULT_STEPS = {"dpm": 20, "ddim": 50, "ddpm": 1000, "euler": 50}
 

@@ -39,7 +39,7 @@ def check_components(pipe: Any) -> None:
     config = getattr(pipe.scheduler, "config", {})
     flow_scheduler = (type(pipe.scheduler).__name__.startswith("FlowMatch")
                       or config.get("prediction_type") == "flow_prediction")
-    if flow_scheduler != (objective == "flow") or \
+    if flow_scheduler != (objective in ("flow", "flow_x")) or \
             (objective == "epsilon" and config.get("prediction_type") != "epsilon"):
         errors.append(f"scheduler {type(pipe.scheduler).__name__} (prediction_type "
                       f"{config.get('prediction_type')!r}) does not sample the {objective!r} "

@@ -32,6 +32,7 @@ from reducio.diffusion import (
     DiffusionConfig,
     guided_prediction,
     init_noise_sigma,
+    make_objective,
     make_scheduler,
     scale_model_input,
 )
@@ -372,6 +373,7 @@ class ReducioImageToVideoPipeline:
             self._num_timesteps = len(timesteps)
             latent = latents[:, :, k * t:(k + 1) * t]                             # B C t h w
             desc = "image-to-video" + (f" {k + 1}/{plan.num_windows}" if plan.num_windows > 1 else "")
+            objective = make_objective(self.diffusion_config)
             with self._timed(timings, "denoise"):
                 for i, timestep in enumerate(self.progress_bar(timesteps, desc)):
                     model_input = scale_model_input(self.scheduler, latent, timestep)
@@ -380,6 +382,7 @@ class ReducioImageToVideoPipeline:
                         image_scale=image_guidance_scale, negative_text=negative,
                         negative_text_mask=negative_mask, text=text, text_mask=text_mask,
                         **image_conditions)
+                    prediction = objective.scheduler_prediction(prediction, model_input, timestep)
                     latent = self.scheduler.step(prediction.float(), timestep, latent,
                                                  generator=generator).prev_sample
                     if callback_on_step_end is not None:

@@ -271,6 +271,7 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
             prediction = guided_prediction(self.dit, model_input, t, text_scale=scale,
                                            negative_text=negative, negative_text_mask=negative_mask,
                                            text=prompt_embeds, text_mask=prompt_attention_mask)
+            prediction = self.objective.scheduler_prediction(prediction, model_input, t)
             latents = scheduler.step(prediction.float(), t, latents, generator=generator).prev_sample
         return latents[:, :, 0].clamp(-1.0, 1.0)                              # B 3 H W
 

@@ -368,7 +368,8 @@ class DiTObjective(Objective):
 
     def generate(self, dit, shape, conditions, generator) -> torch.Tensor:
         """Sample latents (B, C, t, h, w) for the conditions with the configured sampler and guidance."""
-        from reducio.diffusion import guided_prediction, init_noise_sigma, make_scheduler, scale_model_input
+        from reducio.diffusion import (guided_prediction, init_noise_sigma, make_objective, make_scheduler,
+                                       scale_model_input)
 
         s = self.config.sampling
         scheduler = make_scheduler(self.diffusion_config, s.sampler)
@@ -376,9 +377,12 @@ class DiTObjective(Objective):
         x = torch.randn(shape, generator=generator).to(self.accelerator.device) * init_noise_sigma(scheduler)
         text_scale = s.text_scale if "text" in conditions else 1.0
         image_scale = s.image_scale if ("semantic" in conditions or "content" in conditions) else 1.0
+        objective = make_objective(self.diffusion_config)
         for t in scheduler.timesteps:
-            prediction = guided_prediction(dit, scale_model_input(scheduler, x, t), t, text_scale=text_scale,
+            model_input = scale_model_input(scheduler, x, t)
+            prediction = guided_prediction(dit, model_input, t, text_scale=text_scale,
                                            image_scale=image_scale, **conditions)
+            prediction = objective.scheduler_prediction(prediction, model_input, t)
             x = scheduler.step(prediction.float(), t, x).prev_sample
         return x
 

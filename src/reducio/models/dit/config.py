@@ -14,7 +14,7 @@ from reducio.errors import ConfigError
 from reducio.configs import JsonConfig, check_types, lookup_preset
 
 ATTENTION_TYPES = ("3d", "2d+1d")
-PREDICTION_TYPES = ("epsilon", "flow")
+PREDICTION_TYPES = ("epsilon", "flow", "flow_x")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +52,8 @@ class DiTConfig(JsonConfig):
 
     Output:
     - `prediction_type`: what the network was trained to predict: "epsilon" (noise, the paper's
-      objective) or "flow" (rectified-flow velocity noise - x0). Pipelines build the matching
+      objective), "flow" (rectified-flow velocity noise - x0) or "flow_x" (the clean sample x0 on the
+      rectified-flow path, see reducio.diffusion.DiffusionConfig). Pipelines build the matching
       scheduler from it (`reducio.diffusion.make_scheduler`).
     """
 
@@ -76,7 +77,7 @@ class DiTConfig(JsonConfig):
     content_split_threshold: int | None = 1024
     content_pos_embed: bool = True
 
-    prediction_type: Literal["epsilon", "flow"] = "epsilon"
+    prediction_type: Literal["epsilon", "flow", "flow_x"] = "epsilon"
 
     # ------------------------------------------------------------------ derived sizes
     @property
