@@ -77,6 +77,18 @@ def _fixed_batch_run(tmp_path, model, frames, size, batch_size=2):
     return rec
 
 
+def test_max_minutes_stops_early_with_a_checkpoint_and_export(tmp_path):
+    run = tmp_path / "run"
+    train = RunSection(max_steps=50, max_minutes=0.0, mixed_precision="no", gradient_checkpointing=False,
+                       cpu=True, log_every=10, sample_every=0, save_every=20, keep_last=2)
+    summary = _fit(run, 50, train=train)
+    assert summary.final_step == 1 and summary.steps_this_run == 1
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000001"]
+    assert (run / "final/model.safetensors").is_file()
+    resumed = _fit(run, 3, resume="latest", train=train.replace(max_minutes=None))
+    assert (resumed.start_step, resumed.final_step) == (1, 3)
+
+
 def test_loss_halves_within_50_steps_on_a_fixed_batch(tmp_path):
     torch.manual_seed(0)
     rec = _fixed_batch_run(tmp_path, ToyVAE(), frames=8, size=16)

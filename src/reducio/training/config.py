@@ -29,6 +29,9 @@ class RunSection(ConfigSection):
     """How long and how the loop runs. One step = one optimiser update of every optimiser."""
 
     max_steps: int = 1_000_000
+    # Wall-clock budget of this invocation (minutes, resumed runs count afresh): when it is spent the
+    # loop saves a checkpoint, exports final/ and stops early. For time-limited jobs (SLURM, leases).
+    max_minutes: float | None = None
     grad_accum_steps: int = 1
     mixed_precision: Literal["no", "fp16", "bf16"] = "fp16"  # release: Lightning precision "16"
     gradient_checkpointing: bool = True  # release: use_checkpoint in res/attn blocks
@@ -41,6 +44,8 @@ class RunSection(ConfigSection):
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 1, f"train.max_steps must be >= 1, got {self.max_steps}")
+        _check(self.max_minutes is None or self.max_minutes >= 0,
+               f"train.max_minutes must be >= 0 or null, got {self.max_minutes}")
         _check(self.grad_accum_steps >= 1, f"train.grad_accum_steps must be >= 1, got {self.grad_accum_steps}")
         _check(self.log_every >= 1, f"train.log_every must be >= 1, got {self.log_every}")
         _check(self.sample_every >= 0, f"train.sample_every must be >= 0 (0 = never), got {self.sample_every}")

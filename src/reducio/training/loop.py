@@ -313,8 +313,12 @@ class Trainer:
                 last_metrics = metrics
             if run.sample_every and step % run.sample_every == 0:
                 self._samples(sample_batch, step, writer)
-            if (run.save_every and step % run.save_every == 0) or step == run.max_steps:
+            out_of_time = self._out_of_time(started)
+            if (run.save_every and step % run.save_every == 0) or step == run.max_steps or out_of_time:
                 last_checkpoint = self._save(checkpoints, step, self.elapsed_before + time.time() - started)
+            if out_of_time:
+                logger.info("train.max_minutes=%s spent at step %d: saved, stopping", run.max_minutes, step)
+                break
         bar.close()
         wall = time.time() - started
         export_dir = self._export()
@@ -337,6 +341,18 @@ class Trainer:
         return summary
 
     # ------------------------------------------------------------------ helpers
+    def _out_of_time(self, started: float) -> bool:
+        """True once train.max_minutes of this invocation are spent (every process agrees)."""
+        limit = self.config.train.max_minutes
+        if limit is None:
+            return False
+        spent = (time.time() - started) >= 60.0 * limit
+        acc = self.accelerator
+        if acc.num_processes > 1:  # one decision for all ranks (rank 0's clock wins ties via max)
+            flag = torch.tensor([1.0 if spent else 0.0], device=acc.device)
+            spent = bool(acc.reduce(flag, reduction="sum").item() > 0)
+        return spent
+
     def _reduce(self, metrics: dict[str, float]) -> dict[str, float]:
         acc = self.accelerator
         if acc.num_processes == 1 or not metrics:
