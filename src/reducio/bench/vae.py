@@ -76,16 +76,18 @@ def latent_stats(latent_shape: tuple[int, ...], frames: int, height: int, width:
 
 
 # ----------------------------------------------------------------------------- one model
-def _reducio(key: str, dtype: torch.dtype, device: torch.device, tiling: bool):
+def _reducio(key: str, dtype: torch.dtype, device: torch.device, tiling: bool | None):
+    """Random-weight Reducio-VAE of a preset; tiling None keeps the preset's own setting (ft4-1024:
+    on, the release's 1024 px path), True / False force it."""
     from reducio.models.vae import ReducioVAE, VAEConfig
 
     config = VAEConfig.preset(key.removeprefix(REDUCIO_PREFIX))
     with torch.device(device):
         vae = ReducioVAE(config)
     vae = vae.to(dtype=dtype).eval()
-    if tiling:
+    if tiling is True:
         vae.enable_tiling()   # the preset's tile size; ft4-1024 has it on already
-    else:
+    elif tiling is False:
         vae.disable_tiling()
     return vae
 
@@ -104,7 +106,10 @@ def measure_vae(*, model: str, size: int, frames: int, dtype: str = "fp32", devi
     video = clip.to(device=dev, dtype=torch_dtype)
     with torch.no_grad():
         if model.startswith(REDUCIO_PREFIX):
-            vae = _reducio(model, torch_dtype, dev, tiling=False)
+            # the preset's tiling: ft4-1024 tiles (untiled 1024 px decode stopped with "CUDA error:
+            # invalid argument" in upsample_nearest3d on an H200, torch 2.11: a >2^31-element tensor)
+            vae = _reducio(model, torch_dtype, dev, tiling=None)
+            record["tiled"] = bool(vae.use_tiling)
             record["parameters"] = sum(p.numel() for p in vae.parameters())
             record["memory_after_build_mib"] = current_mib(dev)
             with PeakMemory(dev) as mem_e:

@@ -105,7 +105,7 @@ def quality_note(source: str) -> str | None:
     if psnr >= target_psnr and ssim >= target_ssim:
         return None
     copy = float(meta.get("content_copy_psnr", float("nan")))
-    text = (f"WARNING: the built-in VAE '{source}' is an interim export, below its quality target: "
+    text = (f"WARNING: the built-in VAE '{source}' is below its quality target: "
             f"{psnr:.1f} dB PSNR / {ssim:.3f} SSIM on the shapes world's test split after "
             f"{meta.get('steps', '?')} training steps (target {target_psnr:g} dB / {target_ssim:g}; "
             f"repeating the content frame scores {copy:.1f} dB).")
