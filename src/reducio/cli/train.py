@@ -77,7 +77,24 @@ def register(subparsers) -> None:
         sub = tasks.add_parser(name, help=help_text, description=help_text)
         add_common_arguments(sub, default_recipe)
         sub.set_defaults(func=run)
+    export = tasks.add_parser(
+        "export", help="a training checkpoint -> a from_pretrained model folder (EMA weights)",
+        description="Write the model of a checkpoint (checkpoints/step-XXXXXXXX, or a run folder: its "
+        "latest) as config.json + model.safetensors, e.g. to evaluate or sample an unfinished run.")
+    export.add_argument("checkpoint", help="a checkpoints/step-XXXXXXXX folder or a run folder")
+    export.add_argument("-o", "--output", required=True, help="output model folder")
+    export.add_argument("--raw", action="store_true", help="the trained weights, not their EMA")
+    export.set_defaults(func=run_export)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from reducio.training.export import export_checkpoint
+
+    done = export_checkpoint(args.checkpoint, args.output, ema=not args.raw)
+    print(f"exported {done['task']} step {done['step']} ({done['weights']} weights) from "
+          f"{done['checkpoint']} -> {done['output']}")
+    return 0
 
 
 def resolve_config(task: TrainTask, args: argparse.Namespace):

@@ -1,0 +1,42 @@
+"""`reducio train export`: a checkpoint becomes the same model folder the run's final/ is."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from reducio.errors import CheckpointError
+from reducio.models.vae import ReducioVAE
+from reducio.training.export import export_checkpoint
+from test_cli_train import SMALL, _run
+
+
+def test_exported_checkpoint_equals_final_and_raw_differs(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _run(["train", "vae", "--recipe", "tiny-cpu", "--output-dir", str(run), "--max-steps", "2",
+                 "--set", "ema.start_step=0", "--set", "ema.decay=0.5", *SMALL]) == 0
+    assert _run(["train", "export", str(run), "-o", str(tmp_path / "ema")]) == 0  # run folder: its latest
+    assert "exported vae step 2 (ema weights)" in capsys.readouterr().out
+    final, ema = load_file(run / "final/model.safetensors"), load_file(tmp_path / "ema/model.safetensors")
+    assert final.keys() == ema.keys() and all(torch.equal(final[k], ema[k]) for k in final)
+    assert ReducioVAE.from_pretrained(tmp_path / "ema").config.frames == 8
+
+    done = export_checkpoint(run / "checkpoints/step-00000001", tmp_path / "raw", ema=False)
+    assert (done["step"], done["weights"]) == (1, "raw")
+    raw = load_file(tmp_path / "raw/model.safetensors")
+    assert any(not torch.equal(raw[k], ema[k]) for k in raw)
+
+
+def test_export_errors_name_the_problem(tmp_path):
+    with pytest.raises(CheckpointError, match="is not a folder"):
+        export_checkpoint(tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(CheckpointError, match="no complete checkpoint"):
+        (tmp_path / "empty/checkpoints").mkdir(parents=True)
+        export_checkpoint(tmp_path / "empty", tmp_path / "out")
+    ckpt = tmp_path / "old/checkpoints/step-00000001"
+    ckpt.mkdir(parents=True)
+    (ckpt / "state.json").write_text(json.dumps({"format_version": 1, "step": 1}))
+    (ckpt / "config.json").write_text(json.dumps({"task": "vae", "effective": {}}))
+    with pytest.raises(CheckpointError, match="does not record its architecture"):
+        export_checkpoint(ckpt, tmp_path / "out")
