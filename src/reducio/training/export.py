@@ -35,6 +35,20 @@ def _build(task: str, architecture: dict) -> torch.nn.Module:
     return ReducioStage1Generator(Stage1Config.from_dict(architecture))
 
 
+def _unwrap(state: dict, expected: set) -> dict:
+    """Drop the training wrapper's prefix (stage 1 trains its model as `generator.`) when the keys
+    match the model only without it."""
+    if set(state) == expected:
+        return state
+    prefixes = {key.split(".", 1)[0] for key in state}
+    if len(prefixes) == 1:
+        prefix = prefixes.pop() + "."
+        stripped = {key[len(prefix):]: value for key, value in state.items()}
+        if set(stripped) == expected:
+            return stripped
+    return state
+
+
 def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool = True) -> dict:
     """Write the model of `checkpoint` (a `checkpoints/step-…` folder, or a run folder: its
     latest checkpoint) to `output`. Returns what was written (task, step, weights used)."""
@@ -66,7 +80,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool =
         raise CheckpointError(f"checkpoint {path} has no {weights.relative_to(path)}")
     model = _build(task, architecture)
     try:
-        model.load_state_dict(load_file(str(weights)), strict=True)
+        model.load_state_dict(_unwrap(load_file(str(weights)), set(model.state_dict())), strict=True)
     except RuntimeError as error:
         raise CheckpointError(f"{weights} does not fit the recorded {task} architecture: {error}") from None
     model.eval().save_pretrained(output)
