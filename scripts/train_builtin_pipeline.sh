@@ -3,10 +3,10 @@
 # assemble it as package data (src/reducio/assets/pipeline-tiny/). Every stage resumes from its
 # latest checkpoint when run again.
 #
-#   scripts/train_builtin_pipeline.sh stage1     # text -> content frame (pixel DiT), runs/stage1-tiny
+#   scripts/train_builtin_pipeline.sh stage1     # text -> content frame (pixel DiT), runs/stage1-tiny-x
 #   scripts/train_builtin_pipeline.sh extract    # motion latents (posterior mode: the tiny VAE trains on the mode) with the built-in VAE
-#   scripts/train_builtin_pipeline.sh dit        # text + content frame -> motion latent, runs/dit-tiny
-#   scripts/train_builtin_pipeline.sh assemble   # write src/reducio/assets/pipeline-tiny/
+#   scripts/train_builtin_pipeline.sh dit        # text + content frame -> motion latent, runs/dit-tiny-flow
+#   scripts/train_builtin_pipeline.sh assemble   # write $OUT (default src/reducio/assets/pipeline-tiny/) from the latest checkpoints
 #
 # The VAE comes first: scripts/train_builtin_vae.sh (then `... export`). One thread per process:
 # on a 2-core machine two single-threaded jobs (e.g. stage1 and the VAE) run side by side.
@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 LATENTS=${LATENTS:-data/latents/shapes-64}
 COUNT=${COUNT:-4000}
+STAGE1_RUN=${STAGE1_RUN:-runs/stage1-tiny-x}
+DIT_RUN=${DIT_RUN:-runs/dit-tiny-flow}
+OUT=${OUT:-src/reducio/assets/pipeline-tiny}
 
 resume_or() {  # run dir, recipe args... -> the train command (resume when a checkpoint exists)
     local run=$1; shift
@@ -27,22 +30,27 @@ resume_or() {  # run dir, recipe args... -> the train command (resume when a che
 
 case "${1:-}" in
     stage1)
-        reducio train stage1 $(resume_or runs/stage1-tiny --recipe stage1-tiny-cpu) "${@:2}" ;;
+        reducio train stage1 $(resume_or "$STAGE1_RUN" --recipe stage1-tiny-cpu) "${@:2}" ;;
     extract)
         reducio extract --synthetic train --count "$COUNT" --size 64 --vae tiny --latent mode \
             --output "$LATENTS" "${@:2}" ;;
     dit)
-        reducio train dit $(resume_or runs/dit-tiny --recipe dit-tiny-cpu --set "data.root=$LATENTS") "${@:2}" ;;
+        reducio train dit $(resume_or "$DIT_RUN" --recipe dit-tiny-cpu --set "data.root=$LATENTS") "${@:2}" ;;
     assemble)
-        python - <<'PY'
+        # the latest checkpoint of each run (EMA weights), whether or not the run has finished
+        tmp=$(mktemp -d)
+        reducio train export "$STAGE1_RUN" -o "$tmp/stage1"
+        reducio train export "$DIT_RUN" -o "$tmp/dit"
+        python - "$tmp" "$OUT" <<'PY'
+import sys
 from reducio.pipelines import ReducioTextToVideoPipeline
 
-pipe = ReducioTextToVideoPipeline.from_components(
-    vae="tiny", dit="runs/dit-tiny/final", stage1="runs/stage1-tiny/final")
-pipe.save_pretrained("src/reducio/assets/pipeline-tiny")
-print("wrote src/reducio/assets/pipeline-tiny")
+tmp, out = sys.argv[1:3]
+pipe = ReducioTextToVideoPipeline.from_components(vae="tiny", dit=f"{tmp}/dit", stage1=f"{tmp}/stage1")
+pipe.save_pretrained(out)
+print("wrote", out)
 PY
-        ;;
+        rm -rf "$tmp" ;;
     *)
         echo "usage: $0 stage1|extract|dit|assemble [extra reducio arguments]" >&2; exit 2 ;;
 esac
