@@ -38,15 +38,20 @@ case "${1:-}" in
         reducio train dit $(resume_or "$DIT_RUN" --recipe dit-tiny-cpu --set "data.root=$LATENTS") "${@:2}" ;;
     assemble)
         # the latest checkpoint of each run (EMA weights), whether or not the run has finished
+        # STAGE1_RAW=1: stage 1's trained weights instead of their EMA (better before ~10k steps,
+        # docs/generate.md); STAGE1_GUIDANCE=G: its default guidance (the measured best was 2)
         tmp=$(mktemp -d)
-        reducio train export "$STAGE1_RUN" -o "$tmp/stage1"
+        reducio train export "$STAGE1_RUN" -o "$tmp/stage1" ${STAGE1_RAW:+--raw}
         reducio train export "$DIT_RUN" -o "$tmp/dit"
-        python - "$tmp" "$OUT" <<'PY'
+        python - "$tmp" "$OUT" "${STAGE1_GUIDANCE:-}" <<'PY'
 import sys
-from reducio.pipelines import ReducioTextToVideoPipeline
+from reducio.pipelines import ReducioStage1Generator, ReducioTextToVideoPipeline
 
-tmp, out = sys.argv[1:3]
-pipe = ReducioTextToVideoPipeline.from_components(vae="tiny", dit=f"{tmp}/dit", stage1=f"{tmp}/stage1")
+tmp, out, guidance = sys.argv[1:4]
+stage1 = ReducioStage1Generator.from_pretrained(f"{tmp}/stage1")
+if guidance:
+    stage1.config = stage1.config.replace(guidance_scale=float(guidance))
+pipe = ReducioTextToVideoPipeline.from_components(vae="tiny", dit=f"{tmp}/dit", stage1=stage1)
 pipe.save_pretrained(out)
 print("wrote", out)
 PY
