@@ -71,4 +71,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from reducio.errors import ReducioError
+
+    try:
+        main()
+    except ReducioError as error:  # a bad path or model: the message, not a traceback
+        raise SystemExit(f"{__file__}: error: {error}") from None

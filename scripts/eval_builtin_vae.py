@@ -51,22 +51,9 @@ def load_model(source: str) -> ReducioVAE:
 
 def load_checkpoint(folder: Path) -> ReducioVAE:
     """The VAE of a `checkpoints/step-…` folder: its EMA weights when the run kept EMA."""
-    from safetensors.torch import load_file
+    from reducio.training.export import load_checkpoint_model
 
-    from reducio.models.vae.config import VAEConfig
-
-    config = json.loads((folder / "config.json").read_text())
-    stored = (config.get("effective") or {}).get("vae_config")
-    if stored:  # the architecture the run really built (presets may have changed since)
-        vae_config = VAEConfig.from_dict(stored)
-    else:
-        model_cfg = config["model"]
-        vae_config = VAEConfig.preset(model_cfg["preset"]).replace(**(model_cfg.get("overrides") or {}))
-    vae = ReducioVAE(vae_config)
-    ema = folder / "ema.safetensors"
-    vae.load_state_dict(load_file(str(ema if ema.is_file() else folder / "models" / "vae.safetensors")),
-                        strict=True)
-    return vae.eval()
+    return load_checkpoint_model(folder)[0]
 
 
 @torch.no_grad()

@@ -49,3 +49,22 @@ def test_wrapper_prefix_is_dropped_only_when_it_makes_the_keys_match():
     assert set(_unwrap({"generator.dit.a": 1, "generator.dit.b": 2}, expected)) == expected
     assert set(_unwrap({"dit.a": 1, "dit.b": 2}, expected)) == expected
     assert set(_unwrap({"x.dit.a": 1, "y.dit.b": 2}, expected)) == {"x.dit.a", "y.dit.b"}  # left to fail
+
+
+def test_vae_checkpoint_without_recorded_architecture_uses_preset_and_overrides(tmp_path):
+    from safetensors.torch import save_file
+
+    from reducio.models.vae.config import VAEConfig
+    from reducio.training.export import load_checkpoint_model
+
+    config = VAEConfig.preset("tiny").replace(frames=8)
+    ckpt = tmp_path / "checkpoints/step-00000003"
+    (ckpt / "models").mkdir(parents=True)
+    weights = {k: v.contiguous() for k, v in ReducioVAE(config).state_dict().items()}
+    save_file(weights, ckpt / "models/vae.safetensors")
+    (ckpt / "state.json").write_text(json.dumps({"format_version": 1, "step": 3}))
+    (ckpt / "config.json").write_text(json.dumps(
+        {"task": "vae", "model": {"preset": "tiny", "overrides": {"frames": 8}}, "effective": {}}))
+    vae, info = load_checkpoint_model(tmp_path)  # the run folder: its latest checkpoint
+    assert (info["step"], info["weights"]) == (3, "raw") and vae.config.frames == 8
+    assert all(torch.equal(vae.state_dict()[k], weights[k]) for k in weights)

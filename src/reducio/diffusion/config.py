@@ -57,8 +57,8 @@ class DiffusionConfig(JsonConfig):
         if not 0 < self.beta_start < self.beta_end < 1:
             errors.append(f"need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}")
         if self.timestep_sampling == "logit_normal" and self.objective == "epsilon":
-            errors.append("timestep_sampling='logit_normal' needs objective='flow'; use 'uniform' "
-                          "for epsilon")
+            errors.append("timestep_sampling='logit_normal' needs objective='flow' or 'flow_x'; use "
+                          "'uniform' for epsilon")
         if self.logit_normal_std <= 0:
             errors.append(f"logit_normal_std must be > 0, got {self.logit_normal_std}")
         if self.flow_shift <= 0:
@@ -71,9 +71,9 @@ class DiffusionConfig(JsonConfig):
 
     @classmethod
     def for_prediction(cls, prediction_type: str, **overrides) -> DiffusionConfig:
-        """The default process for a DiT's `config.prediction_type` ("epsilon" or "flow")."""
+        """The default process for a DiT's `config.prediction_type` ("epsilon", "flow", "flow_x")."""
         if prediction_type == "epsilon":
             return cls(objective="epsilon", **overrides)
         if prediction_type in ("flow", "flow_x"):
             return cls(objective=prediction_type, **overrides)
-        raise ConfigError(f"unknown prediction_type {prediction_type!r}; valid: 'epsilon', 'flow'")
+        raise ConfigError(f"unknown prediction_type {prediction_type!r}; valid: 'epsilon', 'flow', 'flow_x'")

@@ -1,10 +1,11 @@
 """A training checkpoint -> a `from_pretrained` model folder (EMA weights by default).
 
-`reducio train export CHECKPOINT -o DIR` (cli/train.py) calls `export_checkpoint`. It rebuilds the
-model from the architecture the run recorded (`effective.<task>_config` in the checkpoint's
-config.json), loads the EMA weights (or the raw ones) strictly and saves config.json +
-model.safetensors, so an intermediate checkpoint can be evaluated, sampled or assembled into a
-pipeline like a finished run's `final/`.
+`reducio train export CHECKPOINT -o DIR` (cli/train.py) calls `export_checkpoint`;
+`load_checkpoint_model` is the same without the saving (scripts/eval_builtin_vae.py uses it). The
+model is rebuilt from the architecture the run recorded (`effective.<task>_config` in the
+checkpoint's config.json; VAE runs older than that record fall back to `model.preset` +
+`model.overrides`), the EMA weights (or the raw ones) are loaded strictly, so an intermediate
+checkpoint can be evaluated, sampled or assembled into a pipeline like a finished run's `final/`.
 """
 
 from __future__ import annotations
@@ -49,9 +50,23 @@ def _unwrap(state: dict, expected: set) -> dict:
     return state
 
 
-def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool = True) -> dict:
-    """Write the model of `checkpoint` (a `checkpoints/step-…` folder, or a run folder: its
-    latest checkpoint) to `output`. Returns what was written (task, step, weights used)."""
+def _architecture(task: str, config: dict, path: Path) -> dict:
+    arch_key = _TASKS[task][1]
+    architecture = (config.get("effective") or {}).get(arch_key)
+    if architecture:
+        return architecture
+    model = config.get("model") or {}
+    if task == "vae" and model.get("preset"):  # runs from before effective.vae_config existed
+        from reducio.models.vae.config import VAEConfig
+
+        return VAEConfig.preset(model["preset"]).replace(**(model.get("overrides") or {})).to_dict()
+    raise CheckpointError(f"checkpoint {path} does not record its architecture "
+                          f"(config.json effective.{arch_key}); it was written by an older reducio")
+
+
+def load_checkpoint_model(checkpoint: str | Path, *, ema: bool = True) -> tuple[torch.nn.Module, dict]:
+    """(model in eval mode, info) of `checkpoint`: a `checkpoints/step-…` folder, or a run folder
+    (its latest checkpoint). info: task, step, weights ("ema" / "raw"), checkpoint path."""
     from safetensors.torch import load_file
 
     from reducio.training.checkpoint import STATE_FILE, resolve_checkpoint
@@ -67,15 +82,11 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool =
     task = config.get("task")
     if task not in _TASKS:
         raise CheckpointError(f"checkpoint {path} is of task {task!r}; export knows {sorted(_TASKS)}")
-    model_name, arch_key = _TASKS[task]
-    architecture = (config.get("effective") or {}).get(arch_key)
-    if not architecture:
-        raise CheckpointError(f"checkpoint {path} does not record its architecture "
-                              f"(config.json effective.{arch_key}); it was written by an older reducio")
+    architecture = _architecture(task, config, path)
     weights = path / "ema.safetensors"
     used = "ema"
     if not ema or not weights.is_file():
-        weights, used = path / "models" / f"{model_name}.safetensors", "raw"
+        weights, used = path / "models" / f"{_TASKS[task][0]}.safetensors", "raw"
     if not weights.is_file():
         raise CheckpointError(f"checkpoint {path} has no {weights.relative_to(path)}")
     model = _build(task, architecture)
@@ -83,6 +94,12 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool =
         model.load_state_dict(_unwrap(load_file(str(weights)), set(model.state_dict())), strict=True)
     except RuntimeError as error:
         raise CheckpointError(f"{weights} does not fit the recorded {task} architecture: {error}") from None
-    model.eval().save_pretrained(output)
-    return {"task": task, "step": state.get("step"), "weights": used, "checkpoint": str(path),
-            "output": str(output)}
+    return model.eval(), {"task": task, "step": state.get("step"), "weights": used, "checkpoint": str(path)}
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool = True) -> dict:
+    """Write the model of `checkpoint` (see `load_checkpoint_model`) to `output` as a
+    `from_pretrained` folder. Returns what was written (task, step, weights used, paths)."""
+    model, info = load_checkpoint_model(checkpoint, ema=ema)
+    model.save_pretrained(output)
+    return {**info, "output": str(output)}

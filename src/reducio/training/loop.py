@@ -348,7 +348,7 @@ class Trainer:
             return False
         spent = (time.time() - started) >= 60.0 * limit
         acc = self.accelerator
-        if acc.num_processes > 1:  # one decision for all ranks (rank 0's clock wins ties via max)
+        if acc.num_processes > 1:  # one decision for all ranks: stop once any rank's clock says so
             flag = torch.tensor([1.0 if spent else 0.0], device=acc.device)
             spent = bool(acc.reduce(flag, reduction="sum").item() > 0)
         return spent
