@@ -58,3 +58,12 @@ def test_lookup_preset_lists_valid_names():
     assert lookup_preset("a", table, what="toy") == 1
     with pytest.raises(ConfigError, match=r"unknown toy preset 'c'; valid presets: \['a', 'b'\]"):
         lookup_preset("c", table, what="toy")
+
+
+def test_replace_reads_lists_as_tuples_like_from_dict():
+    # Overrides from YAML / --set arrive as lists: a tuple field takes them, nested lists too.
+    from reducio.models.dit import DiTConfig
+
+    config = DiTConfig.preset("tiny").replace(patch_size=[1, 4, 4])
+    assert config.patch_size == (1, 4, 4)
+    assert DiTConfig.from_dict(config.to_dict()) == config

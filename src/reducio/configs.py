@@ -61,8 +61,11 @@ class JsonConfig:
         return cls.from_dict(data)
 
     def replace(self: C, **changes: Any) -> C:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again). Lists are read as tuples, as in
+        `from_dict`, so overrides from YAML / JSON / `--set` (`patch_size: [1, 4, 4]`) work."""
         check_keys(type(self), changes)
+        sections = _section_fields(type(self))
+        changes = {k: v if k in sections else _from_json_value(v) for k, v in changes.items()}
         return dataclasses.replace(self, **changes)
 
 

@@ -104,3 +104,28 @@ def test_tiny_reducio_vae_loss_halves_within_50_steps(tmp_path):
     model = ReducioVAE(VAEConfig.preset("tiny").replace(frames=8))
     rec = _fixed_batch_run(tmp_path, model, frames=8, size=32, batch_size=1)
     assert min(rec[-5:]) < 0.5 * rec[0], rec
+
+
+def test_frozen_prefixes_stay_fixed_while_the_rest_trains(tmp_path):
+    from reducio.training.config import VAEModelSection
+
+    torch.manual_seed(0)
+    vae = ToyVAE()
+    before = {k: v.clone() for k, v in vae.state_dict().items()}
+    config = toy_config(model=VAEModelSection(preset="tiny", freeze=("encoder",)))
+    config = config.replace(train=config.train.replace(max_steps=3))
+    Trainer(config, VAEObjective(config, vae=vae), SquaresDataset(length=8), run_dir=tmp_path).fit()
+    after = vae.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model"]["freeze"] == ["encoder"]
+
+
+def test_freezing_an_unknown_module_names_the_valid_ones(tmp_path):
+    from reducio.errors import ConfigError
+    from reducio.training.config import VAEModelSection
+
+    config = toy_config(model=VAEModelSection(preset="tiny", freeze=("encoder_3d",)))
+    with pytest.raises(ConfigError, match=r"'encoder_3d' matches no parameter.*\['content', 'decoder', 'encoder'\]"):
+        Trainer(config, VAEObjective(config, vae=ToyVAE()), SquaresDataset(length=8), run_dir=tmp_path).fit()

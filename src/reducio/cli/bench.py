@@ -83,7 +83,9 @@ def _args_e2e(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--steps", type=int, default=None, help="DiT denoising steps (default 20)")
     p.add_argument("--stage1-steps", type=int, default=None, help="image-model steps (default 20)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the DiT (GPU)")
+    p.add_argument("--compile", nargs="?", const="dit", default="none", choices=("none", "dit", "all"),
+                   help="torch.compile the DiT (--compile / --compile dit) or the DiT and the VAE "
+                        "decoder (--compile all); the warm-up call pays the compile time (GPU)")
 
 
 def _args_throughput(p: argparse.ArgumentParser) -> None:

@@ -84,6 +84,9 @@ class VAEModelSection(ConfigSection):
     preset: str = "ft4"  # a VAEConfig preset name
     overrides: dict[str, Any] = field(default_factory=dict)  # VAEConfig fields replacing the preset's
     init: str | None = None  # from_pretrained path (official .ckpt too) to fine-tune; None = from scratch
+    # Parameter-name prefixes kept fixed, e.g. ["encoder_3d", "quant_conv"]: a decoder-only
+    # fine-tune that leaves the motion latents (and any DiT trained on them) unchanged.
+    freeze: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

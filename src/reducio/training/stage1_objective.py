@@ -105,9 +105,9 @@ class ContentFrameDataset(Dataset):
         return len(self.clips)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        item = self.clips[i]
-        video = item["video"]                                                     # 3 T H W
-        return {"image": video[:, (video.shape[1] - 1) // 2], "caption": item["caption"], "index": item["index"]}
+        # Only the content frame is drawn (16x less rasterising than the whole clip, same pixels).
+        item = self.clips.item(i, frames=[(self.clips.frames - 1) // 2])
+        return {"image": item["video"][:, 0], "caption": item["caption"], "index": item["index"]}   # 3 H W
 
 
 class TrainingLoss(nn.Module):

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from reducio.errors import ConfigError
 from reducio.training.config import VAETrainConfig
 from reducio.training.discriminator import NLayerDiscriminator3D
 from reducio.training.objective import Objective, Samples
@@ -31,6 +32,27 @@ from reducio.training.vae_losses import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def freeze_parameters(model: nn.Module, prefixes) -> None:
+    """Turn off gradients of the parameters whose names start with one of `prefixes` (whole name
+    components: "decoder" matches "decoder.conv_in.weight", not "decoder_2d.x")."""
+    if not prefixes:
+        return
+    names = [name for name, _ in model.named_parameters()]
+    for prefix in prefixes:
+        prefix = prefix.rstrip(".")
+        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise ConfigError(f"model.freeze: {prefix!r} matches no parameter of {type(model).__name__}; "
+                              f"top-level modules are {tops} (use a dotted prefix such as 'encoder_3d')")
+    count = 0
+    for name, p in model.named_parameters():
+        if any(name == q.rstrip(".") or name.startswith(q.rstrip(".") + ".") for q in prefixes):
+            p.requires_grad_(False)
+            count += p.numel()
+    logger.info("model.freeze %s: %d parameters fixed, %d trained", list(prefixes), count,
+                sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
 @contextmanager
@@ -84,6 +106,7 @@ class VAEObjective(Objective):
                 logger.warning("train.gradient_checkpointing is on but %s has no enable_gradient_checkpointing()",
                                type(vae).__name__)
         vae.train()
+        freeze_parameters(vae, cfg.model.freeze)
 
         self.perceptual_weight = loss.perceptual_weight
         self.lpips = None

@@ -179,3 +179,19 @@ def test_shapes_dataset_paraphrase_keeps_pixels():
     assert captions == [para[i]["caption"] for i in range(20)]  # deterministic
     assert any(c != plain[i]["caption"] for i, c in enumerate(captions))
     assert torch.equal(plain[3]["video"], para[3]["video"])
+
+
+def test_rendering_chosen_frames_matches_the_full_render():
+    for index in range(10):
+        scene = sample_scene(seed_for(index), size=64, frames=16)
+        full = render(scene)
+        assert np.array_equal(render(scene, frames=[7]), full[[7]])
+        assert np.array_equal(render(scene, frames=[0, 15, 3]), full[[0, 15, 3]])
+        item = ShapesDataset("train", length=10).item(index, frames=[7])
+        assert torch.equal(item["video"], ShapesDataset("train", length=10)[index]["video"][:, 7:8])
+
+
+def test_rendering_a_frame_outside_the_clip_fails():
+    scene = sample_scene(seed_for(0), size=64, frames=16)
+    with pytest.raises(ValueError, match=r"\[0, 16\)"):
+        render(scene, frames=[16])

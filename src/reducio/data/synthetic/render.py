@@ -10,7 +10,7 @@ exact vocabulary colour and edge pixels blend colour and whatever lies beneath.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from einops import rearrange
@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 SUPERSAMPLE = 4
 
 
-def coverage(obj: ObjectGeometry, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def coverage(obj: ObjectGeometry, frames: int | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame coverage of one object inside an n x n pixel window.
+
+    `frames`: a frame count (frames 0 .. frames-1) or an array of frame indices.
 
     Returns:
         cover: float32 (T, n, n) in [0, 1].
@@ -32,7 +34,7 @@ def coverage(obj: ObjectGeometry, frames: int) -> tuple[np.ndarray, np.ndarray, 
     """
     k = SUPERSAMPLE
     half = obj.size / 2
-    t = np.arange(frames, dtype=np.float64)
+    t = np.arange(frames, dtype=np.float64) if np.ndim(frames) == 0 else np.asarray(frames, dtype=np.float64)
     dx, dy = obj.unit_vector
     cx = obj.start_x + dx * obj.speed * t  # T
     cy = obj.start_y + dy * obj.speed * t  # T
@@ -57,10 +59,21 @@ def coverage(obj: ObjectGeometry, frames: int) -> tuple[np.ndarray, np.ndarray, 
     return cover, top, left
 
 
-def render(scene: ShapesScene) -> np.ndarray:
-    """The clip's pixels: uint8 (T, S, S, 3); objects drawn in order (the second on top)."""
-    size, frames = scene.size, scene.frames
-    windows = [coverage(obj, frames) for obj in scene.objects]
+def render(scene: ShapesScene, frames: Sequence[int] | None = None) -> np.ndarray:
+    """The clip's pixels: uint8 (T, S, S, 3); objects drawn in order (the second on top).
+
+    `frames`: indices of the frames to draw (default: all `scene.frames`); each drawn frame is
+    identical to the same frame of the full render (e.g. only the content frame for stage 1).
+    """
+    size = scene.size
+    if frames is None:
+        indices = np.arange(scene.frames)
+    else:
+        indices = np.asarray(frames, dtype=np.int64).reshape(-1)
+        if indices.size and (indices.min() < 0 or indices.max() >= scene.frames):
+            raise ValueError(f"frame indices must be in [0, {scene.frames}), got {indices.tolist()}")
+    windows = [coverage(obj, indices) for obj in scene.objects]
+    frames = len(indices)
     # Windows may reach one pixel past the frame edge (n = ceil(size) + 2): pad, draw, crop.
     pad = max((w[0].shape[1] for w in windows), default=0)
     canvas = np.empty((frames, size + pad, size + pad, 3), dtype=np.float32)  # T H W 3

@@ -14,6 +14,7 @@ object) until the scene is accepted; then per object its size, speed and start p
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -232,15 +233,21 @@ class ShapesDataset(Dataset):
         return self.length
 
     def __getitem__(self, i: int) -> dict:
+        return self.item(i)
+
+    def item(self, i: int, frames: Sequence[int] | None = None) -> dict:
+        """Item `i`, drawing only the frame indices `frames` (default: all) of its clip."""
         if not 0 <= i < self.length:
             raise IndexError(f"index {i} out of range for a ShapesDataset of length {self.length}")
         index = self.start + i
-        clip = make_clip(index, self.split, self.size, self.frames)
-        text = clip.caption
+        seed = seed_for(index, self.split)
+        scene = sample_scene(seed, self.split, self.size, self.frames)
+        text = scene.caption
         if self.paraphrase:
             from reducio.data.synthetic.paraphrase import paraphrase
 
             # A separate stream keyed by the seed: paraphrasing never changes the pixels.
-            text = paraphrase(clip.scene.spec, np.random.default_rng([clip.seed, 1]))
-        video = torch.from_numpy(clip.video).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)  # 3 T H W
+            text = paraphrase(scene.spec, np.random.default_rng([seed, 1]))
+        pixels = render(scene, frames)                                                     # T H W 3 uint8
+        video = torch.from_numpy(pixels).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)  # 3 T H W
         return {"video": video, "caption": text, "index": index}
