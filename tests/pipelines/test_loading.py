@@ -41,6 +41,22 @@ def test_image_to_video_round_trip(pipe, image, tmp_path):
     assert torch.equal(a.latents, b.latents)
 
 
+def test_a_vae_reference_loads_the_named_vae_instead_of_a_copy(pipe, image, tmp_path):
+    pipe.vae.save_pretrained(tmp_path / "my-vae")
+    reference = {"class": "ReducioVAE", "pretrained": str(tmp_path / "my-vae")}
+    pipe.save_pretrained(tmp_path / "pipe", references={"vae": reference})
+    assert not (tmp_path / "pipe/vae/model.safetensors").exists()
+    assert json.loads((tmp_path / "pipe/vae/reference.json").read_text()) == reference
+    loaded = ReducioImageToVideoPipeline.from_pretrained(tmp_path / "pipe")
+    loaded.set_progress_bar_config(disable=True)
+    a = pipe(image, PROMPT, generator=torch.Generator().manual_seed(0), output_type="latent")
+    b = loaded(image, PROMPT, generator=torch.Generator().manual_seed(0), output_type="latent")
+    assert torch.equal(a.latents, b.latents)
+    assert all(torch.equal(x, y) for x, y in zip(pipe.vae.state_dict().values(), loaded.vae.state_dict().values()))
+    with pytest.raises(ReducioError, match="VAE reference needs"):
+        pipe.save_pretrained(tmp_path / "bad", references={"vae": {"pretrained": "tiny"}})
+
+
 def test_text_to_video_round_trip_shares_the_text_encoder(t2v, tmp_path):
     t2v.save_pretrained(tmp_path / "t2v")
     index = json.loads((tmp_path / "t2v" / "model_index.json").read_text())

@@ -2,7 +2,8 @@
 
     pipeline/
       model_index.json        the pipeline class and each component's library and class
-      vae/                    config.json + model.safetensors (ReducioVAE)
+      vae/                    config.json + model.safetensors (ReducioVAE), or reference.json
+                              naming one ({"class": "ReducioVAE", "pretrained": "tiny"})
       dit/                    config.json + model.safetensors (ReducioDiT)
       stage1/                 text-to-video only: the built-in image generator (config.json +
                               model.safetensors), or reference.json naming a diffusers pipeline
@@ -75,7 +76,9 @@ def save_pipeline(pipe: Any, directory: str | os.PathLike, *,
 
     `references` overrides the reference written for a component ("text_encoder",
     "semantic_encoder", "content_encoder", "stage1"), for encoders built by hand whose source
-    cannot be read off the model.
+    cannot be read off the model; `references["vae"] = {"class": "ReducioVAE", "pretrained":
+    NAME}` names the VAE (a built-in such as "tiny", a hub id or a path) instead of copying its
+    weights (the built-in pipeline does this: one copy of the tiny VAE in the package).
     """
     from reducio.pipelines.stage1 import ReducioStage1Generator
 
@@ -85,7 +88,16 @@ def save_pipeline(pipe: Any, directory: str | os.PathLike, *,
     i2v = getattr(pipe, "image_pipeline", pipe)
     index: dict[str, Any] = {"_class_name": type(pipe).__name__, "_reducio_format": FORMAT_VERSION}
 
-    i2v.vae.save_pretrained(directory / "vae")
+    vae_reference = references.pop("vae", None)
+    if vae_reference is not None:
+        # {"class": "ReducioVAE", "pretrained": NAME}: the VAE by name (a built-in such as "tiny",
+        # a hub id or a path) instead of a copy of its weights
+        if vae_reference.get("class") != "ReducioVAE" or not vae_reference.get("pretrained"):
+            raise ConfigError(f"a VAE reference needs {{'class': 'ReducioVAE', 'pretrained': NAME}}, "
+                              f"got {vae_reference!r}")
+        _write_json(directory / "vae" / REFERENCE, vae_reference)
+    else:
+        i2v.vae.save_pretrained(directory / "vae")
     index["vae"] = ["reducio", "ReducioVAE"]
     i2v.dit.save_pretrained(directory / "dit")
     index["dit"] = ["reducio", "ReducioDiT"]
@@ -182,7 +194,12 @@ def load_pipeline(path: str | os.PathLike | None = None, *, device: torch.device
     for name in ("vae", "dit", "text_encoder", "scheduler", "diffusion"):
         if name not in index:
             raise CheckpointError(f"{folder / MODEL_INDEX} names no {name!r} component")
-    vae = ReducioVAE.from_pretrained(folder / "vae", torch_dtype=dtype, device=device)
+    vae_source = folder / "vae"
+    if (vae_source / REFERENCE).is_file():   # a VAE by name: {"class": "ReducioVAE", "pretrained": ...}
+        vae_source = _reference(folder, "vae").get("pretrained")
+        if not vae_source:
+            raise CheckpointError(f"{folder / 'vae' / REFERENCE} names no 'pretrained' VAE")
+    vae = ReducioVAE.from_pretrained(vae_source, torch_dtype=dtype, device=device)
     dit = ReducioDiT.from_pretrained(folder / "dit", torch_dtype=dtype, device=device)
     place = dict(device=device, torch_dtype=dtype, local_files_only=local_files_only)
     text_encoder = load_text_encoder(_reference(folder, "text_encoder"), **place)

@@ -131,4 +131,24 @@ class Upsample(nn.Module):
         self.conv = Conv3d(channels, channels, kernel_size=3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=self.scale, mode="nearest"))
+        return self.conv(nearest_upsample(x, self.scale))
+
+
+# Above this many output elements CUDA's upsample_nearest3d fails ("invalid argument": 32-bit
+# indexing), which stopped an untiled 16 x 1024^2 decode (benchmarks/results/vae-gpu-h200-1024px-failed.log).
+MAX_KERNEL_ELEMENTS = 2**31 - 1
+
+
+def nearest_upsample(x: torch.Tensor, scale: tuple[float, ...]) -> torch.Tensor:
+    """F.interpolate(x, scale_factor=scale, mode="nearest") for B C T H W, computed in channel
+    chunks when the output would pass MAX_KERNEL_ELEMENTS; bit-identical either way (nearest
+    upsampling treats each channel on its own)."""
+    out_elements = x.numel()
+    for factor in scale:
+        out_elements *= factor
+    if out_elements <= MAX_KERNEL_ELEMENTS or x.shape[1] == 1:
+        return F.interpolate(x, scale_factor=scale, mode="nearest")
+    per_channel = out_elements / x.shape[1]
+    chunk = max(1, int(MAX_KERNEL_ELEMENTS // per_channel))
+    return torch.cat([F.interpolate(part, scale_factor=scale, mode="nearest")
+                      for part in x.split(chunk, dim=1)], dim=1)
