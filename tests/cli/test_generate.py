@@ -116,3 +116,16 @@ def test_bad_arguments_fail_before_loading(extra, message, tmp_path):
 def test_unknown_output_suffix(tmp_path):
     with pytest.raises(ConfigError, match="unknown video suffix '.avi2'"):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.avi2")])
+
+
+def test_builtin_pipeline_warns_about_prompts_outside_the_shapes_world(monkeypatch, tmp_path, capsys):
+    import reducio.pipelines.loading as loading
+
+    monkeypatch.setattr(loading, "assets_root", lambda: tmp_path)   # fail fast after the warning
+    with pytest.raises(BuiltinPipelineMissingError):
+        run_cli(["generate", "a cat on a sofa", "-o", str(tmp_path / "x.mp4")])
+    err = capsys.readouterr().err
+    assert "warning" in err and "'a cat on a sofa' is outside it" in err and "--pipeline" in err
+    with pytest.raises(BuiltinPipelineMissingError):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4")])
+    assert "warning" not in capsys.readouterr().err

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from reducio.data.video_io import read_video, write_video
     from reducio.hub import resolve_dtype
     from reducio.pipelines import ReducioTextToVideoPipeline, load_pipeline
+    from reducio.pipelines.loading import BUILTIN_NAMES
 
     output, size = _check_args(args, parse_size_arg)
     image = None
@@ -71,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         # Before loading models: a missing or unreadable image fails in a second.
         image = read_video(args.image, num_frames=1, size=size)[:, 0]                # 3 H W
     device = resolve_device(args.device)
+    if args.pipeline is None or str(args.pipeline) in BUILTIN_NAMES:
+        _warn_outside_the_shapes_world(args.prompt)
     pipe = load_pipeline(args.pipeline, device=device, torch_dtype=resolve_dtype(args.dtype))
     generator = torch.Generator().manual_seed(args.seed)
     common = dict(negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
@@ -100,6 +103,22 @@ def run(args: argparse.Namespace) -> int:
           f"the content image is frame {middle} (the middle of the first 16-frame window)")
     print(f"timings: {stages}")
     return 0
+
+
+def _warn_outside_the_shapes_world(prompt: str) -> None:
+    """The built-in pipeline knows only the synthetic shapes world's grammar: say so up front."""
+    import sys
+
+    from reducio.data.synthetic.vocab import CaptionError, parse_caption
+
+    try:
+        parse_caption(prompt)
+    except CaptionError as error:
+        print(f"reducio generate: warning: the built-in pipeline is a 64 px model of the synthetic "
+              f"shapes world and understands only its prompts, e.g. 'a red circle moving right on "
+              f"a black background' (docs/synthetic-world.md); {prompt!r} is outside it ({error}), "
+              "so expect an arbitrary shapes clip. Pass --pipeline DIR for a model of your own.",
+              file=sys.stderr)
 
 
 def _check_args(args: argparse.Namespace, parse_size_arg):
