@@ -129,3 +129,12 @@ def test_freezing_an_unknown_module_names_the_valid_ones(tmp_path):
     config = toy_config(model=VAEModelSection(preset="tiny", freeze=("encoder_3d",)))
     with pytest.raises(ConfigError, match=r"'encoder_3d' matches no parameter.*\['content', 'decoder', 'encoder'\]"):
         Trainer(config, VAEObjective(config, vae=ToyVAE()), SquaresDataset(length=8), run_dir=tmp_path).fit()
+
+
+def test_freezing_everything_is_refused(tmp_path):
+    from reducio.errors import ConfigError
+    from reducio.training.config import VAEModelSection
+
+    config = toy_config(model=VAEModelSection(preset="tiny", freeze=("encoder", "content", "decoder")))
+    with pytest.raises(ConfigError, match="nothing left to train"):
+        Trainer(config, VAEObjective(config, vae=ToyVAE()), SquaresDataset(length=8), run_dir=tmp_path).fit()

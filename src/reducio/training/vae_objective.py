@@ -39,20 +39,26 @@ def freeze_parameters(model: nn.Module, prefixes) -> None:
     components: "decoder" matches "decoder.conv_in.weight", not "decoder_2d.x")."""
     if not prefixes:
         return
-    names = [name for name, _ in model.named_parameters()]
+    prefixes = [q.rstrip(".") for q in prefixes]
+    named = list(model.named_parameters())
+    tops = sorted({n.split(".")[0] for n, _ in named})
+
+    def matches(name: str, prefix: str) -> bool:
+        return name == prefix or name.startswith(prefix + ".")
+
     for prefix in prefixes:
-        prefix = prefix.rstrip(".")
-        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
-            tops = sorted({n.split(".")[0] for n in names})
+        if not any(matches(n, prefix) for n, _ in named):
             raise ConfigError(f"model.freeze: {prefix!r} matches no parameter of {type(model).__name__}; "
                               f"top-level modules are {tops} (use a dotted prefix such as 'encoder_3d')")
-    count = 0
-    for name, p in model.named_parameters():
-        if any(name == q.rstrip(".") or name.startswith(q.rstrip(".") + ".") for q in prefixes):
+    for name, p in named:
+        if any(matches(name, q) for q in prefixes):
             p.requires_grad_(False)
-            count += p.numel()
-    logger.info("model.freeze %s: %d parameters fixed, %d trained", list(prefixes), count,
-                sum(p.numel() for p in model.parameters() if p.requires_grad))
+    trained = sum(p.numel() for _, p in named if p.requires_grad)
+    if trained == 0:
+        raise ConfigError(f"model.freeze {prefixes} fixes every parameter: nothing left to train; "
+                          f"freeze a subset of {tops}")
+    logger.info("model.freeze %s: %d parameters fixed, %d trained", prefixes,
+                sum(p.numel() for _, p in named) - trained, trained)
 
 
 @contextmanager
