@@ -117,3 +117,64 @@ def test_vae_tile_path_is_labelled_extrapolation():
     assert 1024**2 / 320**2 < ratio <= 16.5
     assert tile["extrapolated_1024_total_s"] > 0
     assert "EXTRAPOLATED" in vae_tables(record) or "extrapolated" in vae_tables(record).lower()
+
+
+# The full setting's models at miniature widths: the code path the GPU runs (T5 -> PixArt stage 1
+# -> CLIP + SD-VAE conditions -> DiT loop -> Reducio-VAE decode) exercised on the CPU.
+MINI_FULL = dict(
+    name="mini-full", kind="full", size=64, vae_preset="tiny", dit_preset="tiny",
+    dit_overrides=dict(text_dim=64, semantic_dim=32, content_channels=4, content_scale=0.18215),
+    steps=2, stage1_steps=2, text_length=8,
+    text=dict(vocab_size=100, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
+              feed_forward_proj="gated-gelu", tie_word_embeddings=False),
+    stage1=dict(num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=8,
+                num_layers=2, cross_attention_dim=32, attention_bias=True, sample_size=8,
+                patch_size=2, activation_fn="gelu-approximate", num_embeds_ada_norm=1000,
+                norm_type="ada_norm_single", norm_elementwise_affine=False, norm_eps=1e-6,
+                caption_channels=64),
+    stage1_vae=dict(in_channels=3, out_channels=3, latent_channels=4,
+                    down_block_types=("DownEncoderBlock2D",) * 4,
+                    up_block_types=("UpDecoderBlock2D",) * 4,
+                    block_out_channels=(16, 16, 16, 16), layers_per_block=1, norm_num_groups=8),
+    semantic=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=2, patch_size=14, image_size=56, projection_dim=16),
+)
+MINI_FULL["content"] = MINI_FULL["stage1_vae"]
+
+
+def test_e2e_full_path_at_miniature_widths_with_decode_options():
+    from reducio.bench.e2e import STAGES, e2e_tables, measure_e2e
+
+    spec = dict(MINI_FULL, stage1_guidance_scale=1.0)   # stage 1 without CFG (LCM-style)
+    result = measure_e2e(spec=spec, device="cpu", dtype="fp32", warmup=0, threads=1,
+                         vae_tiling="off", channels_last=True, extra_steps=(1,))
+    assert result["output_shape"] == [1, 3, 16, 64, 64]
+    assert set(result["timing"]["stages_s"]) == set(STAGES)
+    assert result["vae_tiled"] is False and result["channels_last"] is True
+    assert list(result["extra_steps"]) == ["1"]
+    record = {"result": result, "paper_a100_s": 15.5,
+              "environment": {"cpu": "test", "usable_cores": 1, "torch_threads": 1,
+                              "torch": "x"}}
+    table = e2e_tables(record)
+    assert "untiled VAE decode (not parity-exact)" in table and "per DiT step count" in table
+
+
+def test_decode_benchmark_variants_agree_and_bad_variant_is_named():
+    from reducio.bench.decode import DecodeVariant, decode_tables, measure_decode
+    from reducio.bench.isolate import BenchmarkError
+
+    # tiny tiles above 320 px: 352 px is tiled (2 x 2 tiles) by "tiled", whole by "untiled"
+    record = measure_decode(model="reducio-tiny", size=352, frames=16, dtype="fp32",
+                            device="cpu", variants=("tiled", "tiled+cl", "untiled"),
+                            warmup=0, repeats=1, threads=1)
+    rows = {r["name"]: r for r in record["result"]["variants"]}
+    assert rows["tiled"]["output_shape"] == [1, 3, 16, 352, 352]
+    # the layout does not change the result beyond rounding
+    assert rows["tiled+cl"]["max_abs_diff"]["vs"] == "tiled"
+    assert rows["tiled+cl"]["max_abs_diff"]["value"] < 1e-3
+    # untiled is a different computation with fewer FLOPs (no overlapping tiles)
+    assert rows["untiled"]["tflop"] < rows["tiled"]["tflop"]
+    assert rows["untiled"]["untiled_vs_tiled_mean_abs"] > 0
+    assert "untiled" in decode_tables(record)
+    with pytest.raises(BenchmarkError, match="untiled\\+cl\\+compile"):
+        DecodeVariant.parse("untiled+fast")

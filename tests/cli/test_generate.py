@@ -129,3 +129,26 @@ def test_builtin_pipeline_warns_about_prompts_outside_the_shapes_world(monkeypat
     with pytest.raises(BuiltinPipelineMissingError):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4")])
     assert "warning" not in capsys.readouterr().err
+
+
+def test_vae_tiling_option_changes_the_decode_path(pipeline_dir, tmp_path, monkeypatch):
+    """--vae-tiling on tiles a 352 px decode (320 px tiles), off decodes it whole: both write the
+    clip, and the two decodes differ (tile blending vs one pass)."""
+    from reducio.models.vae import autoencoder
+
+    picture = torch.rand(3, 1, 352, 352, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    write_video(tmp_path / "frame", picture)
+    image_path = next((tmp_path / "frame").iterdir())
+    tiled_calls = []
+    real = autoencoder.tiled_decode
+    monkeypatch.setattr(autoencoder, "tiled_decode",
+                        lambda *a, **k: tiled_calls.append(1) or real(*a, **k))
+    videos = {}
+    for mode in ("on", "off"):
+        out = tmp_path / f"clip-{mode}"
+        assert run_cli(["generate", PROMPT, "-o", str(out), "--pipeline", str(pipeline_dir / "i2v"),
+                        "--image", str(image_path), "--steps", "1", "--vae-tiling", mode]) == 0
+        videos[mode] = read_video(out)
+        assert videos[mode].shape == (3, 16, 352, 352)
+        assert len(tiled_calls) == 1   # only the "on" run went through the tiled decode
+    assert not torch.equal(videos["on"], videos["off"])

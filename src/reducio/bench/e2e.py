@@ -52,6 +52,7 @@ class E2ESpec:
     dit_overrides: dict = field(default_factory=dict)
     steps: int = 20
     stage1_steps: int = 20
+    stage1_guidance_scale: float = 4.5   # <= 1: no CFG in stage 1 (e.g. a PixArt-LCM-style model)
     guidance_scale: float = 4.5
     image_guidance_scale: float = 1.0
     text: dict = field(default_factory=dict)
@@ -109,8 +110,15 @@ def _instrument(timer: StageTimer, i2v) -> None:
 
 
 def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup: int = 1,
-                compile: str | bool = "none", threads: int | None = None, seed: int = 0) -> dict:
-    """Build everything, generate `warmup` untimed videos, then one timed (own process on CPU)."""
+                compile: str | bool = "none", threads: int | None = None, seed: int = 0,
+                vae_tiling: str = "preset", channels_last: bool = False,
+                compile_mode: str | None = None, extra_steps: tuple[int, ...] = ()) -> dict:
+    """Build everything, generate `warmup` untimed videos, then one timed (own process on CPU),
+    then one timed per entry of `extra_steps` (same models, same compiled graphs).
+
+    vae_tiling: "preset" (ft4-1024: the release's tiles), "off" (whole-frame decode: fewer FLOPs,
+    not parity-exact). channels_last: the VAE decoder's 3D convolutions in NDHWC. compile_mode:
+    torch.compile mode for the DiT ("reduce-overhead" = CUDA graphs)."""
     from reducio.bench.dit import build_dit
     from reducio.bench.vae import _reducio
     from reducio.models.dit import DiTConfig
@@ -122,12 +130,19 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     if spec.dit_overrides:
         dit_config = dit_config.replace(**spec.dit_overrides)
     dit = build_dit(dit_config, torch_dtype, dev)
-    vae = _reducio(f"reducio-{spec.vae_preset}", torch_dtype, dev, tiling=True)
+    if vae_tiling not in ("preset", "off"):
+        raise BenchmarkError(f"vae_tiling must be 'preset' or 'off', got {vae_tiling!r}")
+    vae = _reducio(f"reducio-{spec.vae_preset}", torch_dtype, dev,
+                   tiling=None if vae_tiling == "preset" else False)
+    if channels_last:
+        from reducio.bench.decode import set_conv3d_layout
+
+        set_conv3d_layout(vae.decoder, True)
     compile = {False: "none", True: "dit"}.get(compile, compile)
     if compile not in ("none", "dit", "all"):
         raise BenchmarkError(f"compile must be 'none', 'dit' or 'all', got {compile!r}")
     if compile in ("dit", "all"):
-        dit.compile()
+        dit.compile(mode=compile_mode)
     if compile == "all":
         vae.decoder.compile()   # per tile shape; the tiled decode reuses one shape for every tile
     prompt = "a red ball bouncing on a wooden floor, camera slowly panning right"
@@ -140,7 +155,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
         ids = torch.randint(2, spec.text["vocab_size"], (2, spec.text_length), generator=g).to(dev)
         mask = torch.ones_like(ids)
 
-        def generate(timer: StageTimer):
+        def generate(timer: StageTimer, steps: int):
             with timer.stage("text_encode"):
                 tokens = t5(input_ids=ids, attention_mask=mask).last_hidden_state   # 2 L 4096
             with timer.stage("stage1"):
@@ -148,13 +163,14 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
                                prompt_attention_mask=mask[:1],
                                negative_prompt_embeds=tokens[1:],
                                negative_prompt_attention_mask=mask[1:],
-                               num_inference_steps=spec.stage1_steps, height=spec.size,
+                               num_inference_steps=spec.stage1_steps,
+                               guidance_scale=spec.stage1_guidance_scale, height=spec.size,
                                width=spec.size, output_type="pt", use_resolution_binning=False,
                                generator=torch.Generator(dev).manual_seed(seed)).images
                 image = image.float() * 2 - 1                                          # B 3 H W
             with timer.stage("dit_loop"):
                 return i2v(image, prompt_embeds=tokens[:1], prompt_attention_mask=mask[:1].bool(),
-                           num_inference_steps=spec.steps, guidance_scale=spec.guidance_scale,
+                           num_inference_steps=steps, guidance_scale=spec.guidance_scale,
                            image_guidance_scale=spec.image_guidance_scale,
                            num_frames=spec.frames, generator=torch.Generator(dev).manual_seed(seed))
         pipe_i2v = i2v
@@ -163,9 +179,9 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
         t2v.set_progress_bar_config(disable=True)
         pipe_i2v = t2v.image_pipeline
 
-        def generate(timer: StageTimer):
+        def generate(timer: StageTimer, steps: int):
             with timer.stage("dit_loop"):
-                return t2v(prompt, num_inference_steps=spec.steps,
+                return t2v(prompt, num_inference_steps=steps,
                            guidance_scale=spec.guidance_scale,
                            image_guidance_scale=spec.image_guidance_scale,
                            stage1_steps=spec.stage1_steps, height=spec.size, width=spec.size,
@@ -174,26 +190,35 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     else:
         raise BenchmarkError(f"E2ESpec.kind must be 'full' or 'tiny', got {spec.kind!r}")
 
-    def run_once() -> tuple[StageTimer, Any]:
+    def run_once(steps: int) -> tuple[StageTimer, Any]:
         timer = StageTimer(dev)
         _instrument(timer, pipe_i2v)
         if spec.kind == "tiny":
             timer.wrap(t2v.image_pipeline.text_encoder, "encode", "text_encode")
             timer.wrap(t2v.stage1, "forward", "stage1")
         with torch.no_grad():
-            out = generate(timer)
+            out = generate(timer, steps)
         _unwrap(pipe_i2v, t2v.stage1 if spec.kind == "tiny" else None)
         return timer, out
 
     for _ in range(warmup):
-        run_once()
+        run_once(spec.steps)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    timer, out = run_once()
+    timer, out = run_once(spec.steps)
     frames = out.frames
+    more = {}
+    for steps in extra_steps:
+        extra_timer, extra_out = run_once(steps)
+        more[str(steps)] = {"timing": extra_timer.to_dict(),
+                            "pipeline_timings": dict(extra_out.timings)}
+        del extra_out
     record = {"spec": dataclasses.asdict(spec), "device": str(dev), "dtype": dtype_name(torch_dtype),
-              "compile": compile, "warmup": warmup, "output_shape": list(frames.shape),
+              "compile": compile, "compile_mode": compile_mode, "vae_tiling": vae_tiling,
+              "vae_tiled": bool(vae.use_tiling), "channels_last": channels_last,
+              "warmup": warmup, "output_shape": list(frames.shape),
               "timing": timer.to_dict(), "pipeline_timings": dict(out.timings),
+              "extra_steps": more,
               "dit_parameters": sum(p.numel() for p in dit.parameters()),
               "threads": torch.get_num_threads()}
     record["process_peak_rss_mib"] = process_peak_rss_mib() if dev.type == "cpu" else None
@@ -207,6 +232,17 @@ def _compile_label(mode) -> str:
     return {"none": "", "dit": ", torch.compile (DiT)", "all": ", torch.compile (DiT + VAE decoder)"}[mode]
 
 
+def _decode_label(r: dict) -> str:
+    parts = []
+    if r.get("vae_tiling") == "off":
+        parts.append("untiled VAE decode (not parity-exact)")
+    if r.get("channels_last"):
+        parts.append("channels-last 3D decoder")
+    if r.get("compile_mode"):
+        parts.append(f"compile mode {r['compile_mode']}")
+    return "".join(", " + p for p in parts)
+
+
 def _unwrap(i2v, stage1) -> None:
     """Drop the instance-level timing wrappers so the next run wraps the originals again."""
     for obj, method in ((i2v.semantic_encoder, "encode"), (i2v.content_encoder, "encode"),
@@ -218,9 +254,12 @@ def _unwrap(i2v, stage1) -> None:
 def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                       device: str | None = None, dtype: str | None = None,
                       steps: int | None = None, stage1_steps: int | None = None,
+                      stage1_guidance: float | None = None,
                       frames: int | None = None, size: int | None = None, compile: str | bool = "none",
                       warmup: int = 1, isolated: bool | None = None, threads: int | None = None,
-                      seed: int = 0, progress=print) -> dict:
+                      seed: int = 0, vae_tiling: str = "preset", channels_last: bool = False,
+                      compile_mode: str | None = None, extra_steps: tuple[int, ...] = (),
+                      progress=print) -> dict:
     """One timed generation (after `warmup` untimed ones); returns the JSON record."""
     from reducio.bench.env import environment
     from reducio.bench.isolate import run_measurement
@@ -232,7 +271,8 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
         if scale not in E2E_SPECS:
             raise BenchmarkError(f"unknown e2e scale {scale!r}; valid: {sorted(E2E_SPECS)}")
         spec = E2E_SPECS[scale]
-    changes = {k: v for k, v in dict(steps=steps, stage1_steps=stage1_steps, frames=frames,
+    changes = {k: v for k, v in dict(steps=steps, stage1_steps=stage1_steps,
+                                     stage1_guidance_scale=stage1_guidance, frames=frames,
                                      size=size).items() if v is not None}
     spec = spec.replace(**changes)
     dtype = dtype or ("fp32" if cpu else "bf16")
@@ -245,10 +285,14 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
              f"{dtype} on {dev} ...")
     result = run_measurement("reducio.bench.e2e:measure_e2e",
                              dict(spec=dataclasses.asdict(spec), device=str(dev), dtype=dtype,
-                                  warmup=warmup, compile=compile, threads=threads, seed=seed),
+                                  warmup=warmup, compile=compile, threads=threads, seed=seed,
+                                  vae_tiling=vae_tiling, channels_last=channels_last,
+                                  compile_mode=compile_mode, extra_steps=tuple(extra_steps)),
                              isolated=isolated, threads=threads)
     return {"benchmark": "e2e", "environment": environment(dev),
             "settings": {"scale": spec.name, "dtype": dtype, "compile": compile,
+                         "compile_mode": compile_mode, "vae_tiling": vae_tiling,
+                         "channels_last": channels_last,
                          "warmup": warmup, "isolated": isolated, "seed": seed},
             "paper_a100_s": PAPER_A100_S, "result": result}
 
@@ -268,10 +312,16 @@ def e2e_tables(record: dict) -> str:
     head = (f"End to end ({spec['name']}): {spec['frames']}x{spec['size']}x{spec['size']}, "
             f"DiT {spec['dit_preset']} {spec['steps']} steps (text guidance "
             f"{spec['guidance_scale']}, image {spec['image_guidance_scale']}), stage 1 "
-            f"{spec['stage1_steps']} steps, VAE {spec['vae_preset']}; {r['dtype']}"
-            f"{_compile_label(r['compile'])} on {hardware_label(record['environment'])}"
+            f"{spec['stage1_steps']} steps (guidance {spec.get('stage1_guidance_scale', 4.5)}), VAE {spec['vae_preset']}; {r['dtype']}"
+            f"{_compile_label(r['compile'])}{_decode_label(r)} on {hardware_label(record['environment'])}"
             f"; warm-up {r['warmup']}; random weights.")
     table = markdown_table(["stage", "seconds", "% of total", "calls", "paper, 1x A100 (s)"], rows)
+    extra = r.get("extra_steps") or {}
+    if extra:
+        runs = [(spec["steps"], stages)] + [(int(k), v["timing"]["stages_s"]) for k, v in extra.items()]
+        table += "\n\nSame models and compiled graphs, per DiT step count:\n\n" + markdown_table(
+            ["DiT steps", *[n for n in STAGES], "total"],
+            [[n, *[st.get(name) for name in STAGES], sum(st.values())] for n, st in runs])
     note = ("The paper's 15.5 s is for the full setting on an A100 (no per-stage breakdown "
             "published); this run is " + ("that setting." if full else
                                           "the tiny setting, not comparable with it."))

@@ -15,6 +15,8 @@ BENCHMARKS = {
     "dit": "DiT time per denoising step, memory, FLOPs and fraction of peak over Reducio latents "
            "vs a 4x8x8 VAE's latent grid",
     "e2e": "generation broken down by stage: text encode, stage 1 image, DiT loop, VAE decode",
+    "decode": "Reducio-VAE decode variants side by side: tiled (release) vs untiled, "
+              "channels-last, torch.compile",
     "throughput": "latent extraction clips/s and DiT training samples/s, tokens/s, MFU",
 }
 
@@ -81,11 +83,37 @@ def _args_e2e(p: argparse.ArgumentParser) -> None:
                    help="full = the paper's 16x1024^2 with the 1.2B DiT (GPU); tiny = CPU-sized "
                         "(default: full on GPU, tiny on CPU)")
     p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--steps", type=int, default=None, help="DiT denoising steps (default 20)")
+    p.add_argument("--steps", type=int, nargs="+", default=None,
+                   help="DiT denoising steps (default 20); several values time one generation "
+                        "each with the same models and compiled graphs, e.g. --steps 25 8")
+    p.add_argument("--vae-tiling", choices=("preset", "off"), default="preset",
+                   help="preset: the VAE preset's tiling (ft4-1024: the release's 320 px tiles, "
+                        "parity-exact); off: whole-frame decode, fewer FLOPs, not parity-exact")
+    p.add_argument("--channels-last", action="store_true",
+                   help="run the VAE decoder's 3D convolutions channels-last (NDHWC)")
+    p.add_argument("--compile-mode", default=None,
+                   choices=("default", "reduce-overhead", "max-autotune",
+                            "max-autotune-no-cudagraphs"),
+                   help="torch.compile mode of the DiT (reduce-overhead = CUDA graphs)")
     p.add_argument("--stage1-steps", type=int, default=None, help="image-model steps (default 20)")
+    p.add_argument("--stage1-guidance", type=float, default=None,
+                   help="image-model guidance (default 4.5; <= 1 runs it without CFG, as a "
+                        "distilled few-step image model such as PixArt-LCM would)")
     p.add_argument("--compile", nargs="?", const="dit", default="none", choices=("none", "dit", "all"),
                    help="torch.compile the DiT (--compile / --compile dit) or the DiT and the VAE "
                         "decoder (--compile all); the warm-up call pays the compile time (GPU)")
+
+
+def _args_decode(p: argparse.ArgumentParser) -> None:
+    from reducio.bench.decode import DEFAULT_VARIANTS
+
+    p.add_argument("--model", default="reducio-ft4-1024", help="reducio-<VAE preset>")
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                   help="comma list: tiled|untiled, then +cl (channels-last 3D) and/or +compile "
+                        "(default: %(default)s)")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="skip the variants that would start after this many seconds")
 
 
 def _args_throughput(p: argparse.ArgumentParser) -> None:
@@ -180,12 +208,29 @@ def _run_e2e(args, device: str, dtype: str):
     from reducio.bench.e2e import e2e_tables, run_e2e_benchmark
 
     scale = args.scale or ("tiny" if args.quick or device == "cpu" else "full")
-    record = run_e2e_benchmark(scale=scale, device=device, dtype=args.dtype, steps=args.steps,
-                               stage1_steps=args.stage1_steps, frames=args.frames,
+    steps = args.steps or [None]
+    record = run_e2e_benchmark(scale=scale, device=device, dtype=args.dtype, steps=steps[0],
+                               extra_steps=tuple(steps[1:]), vae_tiling=args.vae_tiling,
+                               channels_last=args.channels_last,
+                               compile_mode=None if args.compile_mode == "default" else args.compile_mode,
+                               stage1_steps=args.stage1_steps,
+                               stage1_guidance=args.stage1_guidance, frames=args.frames,
                                size=_one_size(args), compile=args.compile,
                                warmup=1 if args.warmup is None else args.warmup,
                                threads=args.threads, seed=args.seed)
     return record, e2e_tables(record)
+
+
+def _run_decode(args, device: str, dtype: str):
+    from reducio.bench.decode import decode_tables, measure_decode
+
+    record = measure_decode(
+        model=args.model, size=_one_size(args) or (64 if args.quick else 1024), frames=args.frames,
+        variants=tuple(v for v in args.variants.split(",") if v.strip()), dtype=dtype,
+        device=device, warmup=1 if args.warmup is None else args.warmup,
+        repeats=(1 if device == "cpu" else 3) if args.repeats is None else args.repeats,
+        seed=args.seed, budget_s=args.budget_s, threads=args.threads)
+    return record, decode_tables(record)
 
 
 def _run_throughput(args, device: str, dtype: str):

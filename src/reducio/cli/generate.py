@@ -52,6 +52,15 @@ def register(subparsers) -> None:
                         help="pipeline folder (save_pretrained); default: the built-in one")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--dtype", default="fp32", choices=DTYPES, help="weights and compute dtype")
+    parser.add_argument("--vae-tiling", choices=("auto", "on", "off"), default="auto",
+                        help="auto: as the VAE's config says (the release's ft4-1024 tiles 1024 px "
+                             "frames into 320 px tiles, parity-exact); on: tile from 320 px up; "
+                             "off: decode the whole frame at once (faster on a large GPU, ~35 %% "
+                             "fewer FLOPs at 1024 px, more memory, NOT parity-exact with the "
+                             "release's tiled decode; docs/benchmarks.md)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the DiT and the VAE decoder (GPU; the first video "
+                             "pays the compile time, worth it for several videos per process)")
     parser.add_argument("--gif", action="store_true", help="also write OUT.gif next to the output")
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
     parser.set_defaults(func=run)
@@ -75,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pipeline is None or str(args.pipeline) in BUILTIN_NAMES:
         _warn_outside_the_shapes_world(args.prompt)
     pipe = load_pipeline(args.pipeline, device=device, torch_dtype=resolve_dtype(args.dtype))
+    _apply_speed_options(getattr(pipe, "image_pipeline", pipe), args)
     generator = torch.Generator().manual_seed(args.seed)
     common = dict(negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
                   guidance_scale=args.guidance, image_guidance_scale=args.image_guidance,
@@ -103,6 +113,17 @@ def run(args: argparse.Namespace) -> int:
           f"the content image is frame {middle} (the middle of the first 16-frame window)")
     print(f"timings: {stages}")
     return 0
+
+
+def _apply_speed_options(video_pipe, args: argparse.Namespace) -> None:
+    """--vae-tiling and --compile on the video stage's VAE and DiT."""
+    if args.vae_tiling == "on":
+        video_pipe.vae.enable_tiling()
+    elif args.vae_tiling == "off":
+        video_pipe.vae.disable_tiling()
+    if args.compile:
+        video_pipe.dit.compile()
+        video_pipe.vae.decoder.compile()
 
 
 def _warn_outside_the_shapes_world(prompt: str) -> None:

@@ -18,6 +18,12 @@ from torch.utils.checkpoint import checkpoint
 from reducio.models.vae.config import GROUPNORM_GROUPS
 
 
+# Above this many elements CUDA kernels that index with 32 bits fail: upsample_nearest3d stopped an
+# untiled 16 x 1024^2 decode with "invalid argument" (benchmarks/results/vae-gpu-h200-1024px-failed.log);
+# a 128-channel 16 x 1024^2 activation is exactly 2^31 elements.
+MAX_KERNEL_ELEMENTS = 2**31 - 1
+
+
 def normalize(channels: int) -> nn.GroupNorm:
     """The release's Normalize(): GroupNorm(32 groups, eps 1e-6, affine)."""
     return nn.GroupNorm(GROUPNORM_GROUPS, channels, eps=1e-6, affine=True)
@@ -48,16 +54,60 @@ class Conv3d(nn.Conv3d):
     heuristic in its backend selection); on the machines we measured that path is 10-15x slower
     than oneDNN for the 3x3x3 convs of small Reducio models (0.60 s vs 0.04-0.07 s for a
     32-channel 8x64x64 conv). Same maths, same parameters and state-dict keys; autograd works.
+    Under torch.compile the plain path is traced (inductor cannot trace mkldnn_convolution).
     """
 
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor,
                       bias: torch.Tensor | None) -> torch.Tensor:
+        if input.is_cuda and _too_large_for_kernels(self, input):
+            return conv3d_in_time_chunks(self, input, weight, bias, MAX_KERNEL_ELEMENTS)
         if (input.device.type == "cpu" and input.dtype == torch.float32 and input.shape[0] == 1
+                and not torch.compiler.is_compiling()  # inductor picks its own CPU kernels
                 and self.padding_mode == "zeros" and not isinstance(self.padding, str)
                 and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
             return torch.mkldnn_convolution(input, weight, bias, self.padding, self.stride,
                                             self.dilation, self.groups)
         return super()._conv_forward(input, weight, bias)
+
+
+def _output_frames(conv: nn.Conv3d, frames: int) -> int:
+    k, s, p, d = conv.kernel_size[0], conv.stride[0], conv.padding[0], conv.dilation[0]
+    return (frames + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _too_large_for_kernels(conv: nn.Conv3d, x: torch.Tensor) -> bool:
+    """True when the input or the output of this conv passes 2^31 - 1 elements (batch 1 cannot be
+    split by PyTorch's own 32-bit-indexing fallback, which splits the batch)."""
+    if isinstance(conv.padding, str) or x.ndim != 5:
+        return False
+    out = x.numel() // x.shape[1] * conv.out_channels
+    out = out // x.shape[2] * _output_frames(conv, x.shape[2])
+    return max(x.numel(), out) > MAX_KERNEL_ELEMENTS
+
+
+def conv3d_in_time_chunks(conv: nn.Conv3d, x: torch.Tensor, weight: torch.Tensor,
+                          bias: torch.Tensor | None, max_elements: int) -> torch.Tensor:
+    """conv(x) for (B, C, T, H, W), computed over chunks of output frames so that no kernel sees
+    more than `max_elements` elements: each chunk reads its input frames plus the kernel's halo,
+    zero-padded only where the clip itself ends. Same sums as one call (temporal stride and
+    dilation 1 only; others fall back to one call)."""
+    k, pad = conv.kernel_size[0], conv.padding[0]
+    frames = x.shape[2]
+    if conv.stride[0] != 1 or conv.dilation[0] != 1 or conv.padding_mode != "zeros":
+        return F.conv3d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    out_frames = _output_frames(conv, frames)
+    per_frame = max(x.numel() // frames, x.numel() // frames // x.shape[1] * conv.out_channels)
+    chunk = max(1, max_elements // per_frame - (k - 1))                 # output frames per call
+    spatial_padding = (0, *conv.padding[1:])
+    outs = []
+    for start in range(0, out_frames, chunk):
+        stop = min(start + chunk, out_frames)
+        first, last = start - pad, stop - 1 - pad + k                 # input frames [first, last)
+        piece = x[:, :, max(first, 0):min(last, frames)]
+        piece = F.pad(piece, (0, 0, 0, 0, max(-first, 0), max(last - frames, 0)))
+        outs.append(F.conv3d(piece, weight, bias, conv.stride, spatial_padding, conv.dilation,
+                             conv.groups))
+    return torch.cat(outs, dim=2)
 
 
 def conv_nd(dims: int, c_in: int, c_out: int, kernel_size, stride=1, padding=0) -> nn.Module:
@@ -133,10 +183,6 @@ class Upsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(nearest_upsample(x, self.scale))
 
-
-# Above this many output elements CUDA's upsample_nearest3d fails ("invalid argument": 32-bit
-# indexing), which stopped an untiled 16 x 1024^2 decode (benchmarks/results/vae-gpu-h200-1024px-failed.log).
-MAX_KERNEL_ELEMENTS = 2**31 - 1
 
 
 def nearest_upsample(x: torch.Tensor, scale: tuple[float, ...]) -> torch.Tensor:
