@@ -172,7 +172,7 @@ def decode_tables(record: dict) -> str:
         table.append([r["name"], r["seconds"], base / r["seconds"] if base else None, r["tflop"],
                       r["tflops_per_s"],
                       None if "fraction_of_peak" not in r else 100 * r["fraction_of_peak"],
-                      r["memory"].get("delta"), r["first_call_s"],
+                      r["memory"].get("delta_mib"), r["first_call_s"],
                       ("NON-FINITE values; " if not r.get("finite", True) else "") +
                       (f"max |diff| {diff['value']:.3g} vs {diff['vs']}" if diff else
                       ("reference" if "untiled_vs_tiled_mean_abs" not in r else

@@ -156,3 +156,21 @@ def test_error_messages_name_the_problem():
     no_text = ReducioDiT(tiny_config(text_dim=None))
     with pytest.raises(ShapeError, match="no text branch"):
         run(no_text, inputs)
+
+
+@pytest.mark.slow
+def test_compiled_model_matches_eager_and_keeps_its_position_cache_outside_the_graph():
+    """torch.compile gives the eager output; the position embedding is built eagerly (a tensor
+    cached from inside a CUDA-graphed region would be overwritten by the next replay)."""
+    torch.manual_seed(0)
+    model = randomize(ReducioDiT(tiny_config())).eval()
+    inputs = make_inputs(model.config)
+    with torch.no_grad():
+        eager = run(model, inputs)
+        model._pos_cache.clear()
+        compiled = torch.compile(model)
+        first, second = run(compiled, inputs), run(compiled, inputs)
+    torch.testing.assert_close(first, eager, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(second, eager, rtol=1e-4, atol=1e-4)
+    (cached,) = model._pos_cache.values()
+    assert not cached.requires_grad and cached.device.type == "cpu"

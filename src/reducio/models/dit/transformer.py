@@ -174,10 +174,13 @@ class ReducioDiT(PretrainedMixin, nn.Module):
         out = self.final(x, t_emb)                                                   # B N patch
         return unpatchify(out, config.patch_size, grid).to(latent.dtype)            # B C t h w
 
+    @torch.compiler.disable
     def _video_pos_embed(self, grid: tuple[int, int, int], device: torch.device,
                          dtype: torch.dtype) -> torch.Tensor:
         """(N, D) fixed position embedding; built in float64 on the CPU (MPS has no float64)
-        once per grid, device and dtype."""
+        once per grid, device and dtype. Outside torch.compile: a cached tensor made inside a
+        CUDA-graphed region (mode "reduce-overhead") would be overwritten by the next replay
+        (measured on an H100: "accessing tensor output of CUDAGraphs that has been overwritten")."""
         key = (grid, device, dtype)
         if key not in self._pos_cache:
             if len(self._pos_cache) > 16:  # aspect buckets x devices; never grows without bound
