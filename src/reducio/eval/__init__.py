@@ -8,6 +8,7 @@ from reducio.eval.i3d import InceptionI3d
 from reducio.eval.lpips import LPIPS, lpips_video
 from reducio.eval.reconstruction import psnr, ssim
 from reducio.eval.report import markdown_table, summarise, write_json
+from reducio.eval.seams import seam_band_errors
 from reducio.eval.shapes import (
     SceneDescription,
     ShapesAccuracy,
@@ -38,6 +39,7 @@ __all__ = [
     "fvd_from_features",
     "fvd_from_stats",
     "i3d_embed",
+    "seam_band_errors",
     "lpips_video",
     "markdown_table",
     "motion_smoothness",
