@@ -84,3 +84,14 @@ def test_content_dropout_is_drawn_per_sample_and_resumes_bitwise(tmp_path, monke
                  "--max-steps", "2", *extra]) == 0
     assert _run(["train", "vae", "--output-dir", str(tmp_path / "b"), "--resume", "--max-steps", "4"]) == 0
     assert masks == straight
+
+
+def test_ssim_weight_adds_a_logged_ssim_term(tmp_path):
+    run = tmp_path / "run"
+    assert _run(["train", "vae", "--recipe", "tiny-cpu", "--output-dir", str(run), "--max-steps", "2", *SMALL,
+                 "--set", "loss.ssim_weight=0.5", "--set", "train.sample_every=0"]) == 0
+    metrics = [r for r in read_metrics(run) if "loss/total" in r]
+    assert len(metrics) == 2 and all(0.0 < r["loss/ssim"] <= 2.0 for r in metrics)
+    assert json.loads((run / "config.json").read_text())["loss"]["ssim_weight"] == 0.5
+    with pytest.raises(ConfigError, match="loss.ssim_weight must be >= 0"):
+        _run(["train", "vae", "--output-dir", str(tmp_path / "bad"), "--set", "loss.ssim_weight=-1"])

@@ -11,6 +11,7 @@ from reducio.training.vae_losses import (
     outlier_penalty,
     perceptual_per_frame,
     reconstruction_error,
+    ssim_loss,
 )
 from training_toys import ToyGaussian
 
@@ -100,3 +101,31 @@ def test_perceptual_term_is_per_frame_on_all_frames():
     assert calls["shape"] == (8, 3, 8, 8)  # B*T frames
     assert p.shape == (2, 1, 4, 1, 1)
     assert p[1, 0, 2].item() == 1.0 and p.sum().item() == 1.0
+
+
+def test_ssim_loss_is_one_minus_the_metric_and_has_gradients():
+    from reducio.eval import ssim
+
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 4, 16, 16, generator=generator) * 2 - 1
+    recon = (target + 0.3 * torch.randn(target.shape, generator=generator)).requires_grad_(True)
+    loss = ssim_loss(target, recon)
+    assert loss.item() == pytest.approx(1.0 - ssim(target, recon.detach()).mean().item(), abs=1e-6)
+    loss.backward()
+    assert recon.grad is not None and recon.grad.abs().sum() > 0
+    inside = recon.detach().abs() < 1  # clamped pixels get no gradient from this term
+    assert torch.all(recon.grad[~inside] == 0) and recon.grad[inside].abs().sum() > 0
+    assert ssim_loss(target, target.clone()).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_ssim_loss_punishes_a_faint_ripple_on_a_flat_background_more_than_mse_does():
+    target = -torch.ones(1, 3, 2, 32, 32)  # black
+    ripple = target + 0.04 * torch.sin(torch.arange(32.0)).view(1, 1, 1, 1, 32).abs()
+    edge = target.clone()
+    edge[..., 10:20, 10:20] = 1.0
+    blurred_edge = edge.clone()
+    blurred_edge[..., 10, 10:20] = 0.0  # one row of the square half-bright
+    mse_ripple = (ripple - target).square().mean()
+    mse_edge = (blurred_edge - edge).square().mean()
+    assert mse_ripple < mse_edge  # MSE says the ripple is the smaller error ...
+    assert ssim_loss(target, ripple) > ssim_loss(edge, blurred_edge)  # ... SSIM says the opposite

@@ -90,15 +90,14 @@ def _filter_valid(maps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(maps, k.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
 
 
-@torch.no_grad()
-def ssim_frames(
+def ssim_frames_differentiable(
     a: torch.Tensor,
     b: torch.Tensor,
     window: int = SSIM_WINDOW,
     sigma: float = SSIM_SIGMA,
     data_range: float = 1.0,
 ) -> torch.Tensor:
-    """SSIM of image pairs `N C H W` (already in [0, data_range]); returns `N` (mean over channels)."""
+    """`ssim_frames` with autograd on: the same numbers, usable as a training loss (1 - SSIM)."""
     if min(a.shape[-2:]) < window:
         raise ShapeError(
             f"SSIM needs frames of at least {window}x{window} pixels, got {tuple(a.shape[-2:])}"
@@ -118,6 +117,18 @@ def ssim_frames(
     )
     per_plane = ssim_map.mean(dim=(-2, -1))  # (N C)
     return rearrange(per_plane, "(n c) -> n c", n=n, c=c).mean(dim=1)
+
+
+@torch.no_grad()
+def ssim_frames(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    window: int = SSIM_WINDOW,
+    sigma: float = SSIM_SIGMA,
+    data_range: float = 1.0,
+) -> torch.Tensor:
+    """SSIM of image pairs `N C H W` (already in [0, data_range]); returns `N` (mean over channels)."""
+    return ssim_frames_differentiable(a, b, window, sigma, data_range)
 
 
 @torch.no_grad()

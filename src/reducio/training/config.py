@@ -169,8 +169,13 @@ class VAELossSection(ConfigSection):
     # frame (features and, with content_skip, the added frame zeroed), so the motion latent must
     # carry the whole clip for those samples. Breaks the content-copy trap of small models.
     content_dropout: float = 0.0
+    # Not in the release: weight of 1 - SSIM (the metric's SSIM, on the clamped reconstruction)
+    # added to the generator loss. SSIM punishes low-amplitude error on flat regions, which MSE
+    # and L1 barely see; used to fine-tune the built-in tiny decoder (docs/train-vae.md).
+    ssim_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        _check(self.ssim_weight >= 0, f"loss.ssim_weight must be >= 0, got {self.ssim_weight}")
         _check(self.perceptual_weight >= 0, f"loss.perceptual_weight must be >= 0, got {self.perceptual_weight}")
         _check(self.motion_weight >= 0, f"loss.motion_weight must be >= 0, got {self.motion_weight}")
         _check(0 <= self.content_dropout < 1,

@@ -29,6 +29,22 @@ def reconstruction_error(target: torch.Tensor, recon: torch.Tensor, kind: str = 
     return error
 
 
+def ssim_loss(target: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+    """1 - SSIM, the mean over the B*T frames, scored as `reducio.eval.ssim` scores (not in the release).
+
+    The reconstruction is clamped to [-1, 1] and both videos mapped to [0, 1] first, as the metric
+    does, so the loss is exactly 1 - the metric (below 384 px, where the metric does not
+    downscale). Clamped pixels get no gradient from this term; the reconstruction loss still
+    pulls them in. SSIM weighs errors by the local contrast of the target: on flat backgrounds a
+    faint ripple that costs little MSE costs a lot of SSIM.
+    """
+    from reducio.eval.reconstruction import ssim_frames_differentiable
+
+    frames = rearrange(target, "b c t h w -> (b t) c h w").add(1.0).div(2.0)
+    frames_hat = rearrange(recon.clamp(-1.0, 1.0), "b c t h w -> (b t) c h w").add(1.0).div(2.0)
+    return 1.0 - ssim_frames_differentiable(frames, frames_hat).mean()
+
+
 def perceptual_per_frame(lpips: nn.Module, target: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
     """LPIPS on every one of the B*T frames, shaped (B, 1, T, 1, 1) to broadcast over pixels."""
     b, t = target.shape[0], target.shape[2]

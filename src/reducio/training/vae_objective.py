@@ -29,6 +29,7 @@ from reducio.training.vae_losses import (
     outlier_penalty,
     perceptual_per_frame,
     reconstruction_error,
+    ssim_loss,
 )
 
 logger = logging.getLogger(__name__)
@@ -207,6 +208,10 @@ class VAEObjective(Objective):
         kl = kl_loss(out.latent_dist)
         total = loss.rec_weight * nll + loss.kl_weight * kl + penalty
         terms.update({"loss/nll": nll.detach(), "loss/kl": kl.detach(), "loss/penalty": penalty.detach()})
+        if loss.ssim_weight > 0:
+            structural = ssim_loss(video, recon)
+            total = total + loss.ssim_weight * structural
+            terms["loss/ssim"] = structural.detach()
         if self.disc is not None:
             disc = acc.unwrap_model(self.disc)  # not through DDP: this pass only feeds the generator
             with frozen(disc):
