@@ -152,3 +152,8 @@ def test_vae_tiling_option_changes_the_decode_path(pipeline_dir, tmp_path, monke
         assert videos[mode].shape == (3, 16, 352, 352)
         assert len(tiled_calls) == 1   # only the "on" run went through the tiled decode
     assert not torch.equal(videos["on"], videos["off"])
+
+
+def test_offload_on_a_cpu_device_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="--offload moves models between CPU memory and a GPU.*--device cuda"):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--device", "cpu", "--offload"])

@@ -112,13 +112,16 @@ def _instrument(timer: StageTimer, i2v) -> None:
 def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup: int = 1,
                 compile: str | bool = "none", threads: int | None = None, seed: int = 0,
                 vae_tiling: str = "preset", channels_last: bool = False,
-                compile_mode: str | None = None, extra_steps: tuple[int, ...] = ()) -> dict:
+                compile_mode: str | None = None, extra_steps: tuple[int, ...] = (),
+                offload: bool = False) -> dict:
     """Build everything, generate `warmup` untimed videos, then one timed (own process on CPU),
     then one timed per entry of `extra_steps` (same models, same compiled graphs).
 
     vae_tiling: "preset" (ft4-1024: the release's tiles), "off" (whole-frame decode: fewer FLOPs,
     not parity-exact). channels_last: the VAE decoder's 3D convolutions in NDHWC. compile_mode:
-    torch.compile mode for the DiT ("reduce-overhead" = CUDA graphs)."""
+    torch.compile mode for the DiT ("reduce-overhead" = CUDA graphs). offload: model CPU offload
+    (pipelines/offload.py): every model in CPU memory, each stage's on the device only while it
+    runs; the peak memory then is one stage's weights plus activations."""
     from reducio.bench.dit import build_dit
     from reducio.bench.vae import _reducio
     from reducio.models.dit import DiTConfig
@@ -150,14 +153,27 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     if spec.kind == "full":
         t5, stage1, i2v = _full_pipelines(spec, vae, dit, dev, torch_dtype)
         i2v.set_progress_bar_config(disable=True)
+        offloader = None
+        if offload:
+            from reducio.pipelines.offload import ModelCPUOffload
+
+            offloader = ModelCPUOffload(dev)
+            i2v.enable_model_cpu_offload(dev)
+            t5.to("cpu")
+            stage1.transformer.to("cpu")
+            stage1.vae.to("cpu")
         g = torch.Generator().manual_seed(seed)
         # token ids stand in for the tokenizer (microseconds); [prompt, empty negative] batched
         ids = torch.randint(2, spec.text["vocab_size"], (2, spec.text_length), generator=g).to(dev)
         mask = torch.ones_like(ids)
 
         def generate(timer: StageTimer, steps: int):
+            if offloader is not None:
+                offloader.load(t5)
             with timer.stage("text_encode"):
                 tokens = t5(input_ids=ids, attention_mask=mask).last_hidden_state   # 2 L 4096
+            if offloader is not None:
+                offloader.load(stage1.transformer, stage1.vae)
             with timer.stage("stage1"):
                 image = stage1(negative_prompt=None, prompt_embeds=tokens[:1],
                                prompt_attention_mask=mask[:1],
@@ -168,6 +184,8 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
                                width=spec.size, output_type="pt", use_resolution_binning=False,
                                generator=torch.Generator(dev).manual_seed(seed)).images
                 image = image.float() * 2 - 1                                          # B 3 H W
+            if offloader is not None:
+                offloader.release()   # the video stage offloads its own models
             with timer.stage("dit_loop"):
                 return i2v(image, prompt_embeds=tokens[:1], prompt_attention_mask=mask[:1].bool(),
                            num_inference_steps=steps, guidance_scale=spec.guidance_scale,
@@ -177,6 +195,8 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     elif spec.kind == "tiny":
         t2v = _tiny_pipeline(spec, vae, dit, dev, torch_dtype)
         t2v.set_progress_bar_config(disable=True)
+        if offload:
+            t2v.enable_model_cpu_offload(dev)
         pipe_i2v = t2v.image_pipeline
 
         def generate(timer: StageTimer, steps: int):
@@ -215,7 +235,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
         del extra_out
     record = {"spec": dataclasses.asdict(spec), "device": str(dev), "dtype": dtype_name(torch_dtype),
               "compile": compile, "compile_mode": compile_mode, "vae_tiling": vae_tiling,
-              "vae_tiled": bool(vae.use_tiling), "channels_last": channels_last,
+              "vae_tiled": bool(vae.use_tiling), "channels_last": channels_last, "offload": offload,
               "warmup": warmup, "output_shape": list(frames.shape),
               "timing": timer.to_dict(), "pipeline_timings": dict(out.timings),
               "extra_steps": more,
@@ -240,6 +260,8 @@ def _decode_label(r: dict) -> str:
         parts.append("channels-last 3D decoder")
     if r.get("compile_mode"):
         parts.append(f"compile mode {r['compile_mode']}")
+    if r.get("offload"):
+        parts.append("model CPU offload")
     return "".join(", " + p for p in parts)
 
 
@@ -259,7 +281,7 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                       warmup: int = 1, isolated: bool | None = None, threads: int | None = None,
                       seed: int = 0, vae_tiling: str = "preset", channels_last: bool = False,
                       compile_mode: str | None = None, extra_steps: tuple[int, ...] = (),
-                      progress=print) -> dict:
+                      offload: bool = False, progress=print) -> dict:
     """One timed generation (after `warmup` untimed ones); returns the JSON record."""
     from reducio.bench.env import environment
     from reducio.bench.isolate import run_measurement
@@ -287,12 +309,13 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                              dict(spec=dataclasses.asdict(spec), device=str(dev), dtype=dtype,
                                   warmup=warmup, compile=compile, threads=threads, seed=seed,
                                   vae_tiling=vae_tiling, channels_last=channels_last,
-                                  compile_mode=compile_mode, extra_steps=tuple(extra_steps)),
+                                  compile_mode=compile_mode, extra_steps=tuple(extra_steps),
+                                  offload=offload),
                              isolated=isolated, threads=threads)
     return {"benchmark": "e2e", "environment": environment(dev),
             "settings": {"scale": spec.name, "dtype": dtype, "compile": compile,
                          "compile_mode": compile_mode, "vae_tiling": vae_tiling,
-                         "channels_last": channels_last,
+                         "channels_last": channels_last, "offload": offload,
                          "warmup": warmup, "isolated": isolated, "seed": seed},
             "paper_a100_s": PAPER_A100_S, "result": result}
 

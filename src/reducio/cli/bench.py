@@ -91,6 +91,9 @@ def _args_e2e(p: argparse.ArgumentParser) -> None:
                         "parity-exact); off: whole-frame decode, fewer FLOPs, not parity-exact")
     p.add_argument("--channels-last", action="store_true",
                    help="run the VAE decoder's 3D convolutions channels-last (NDHWC)")
+    p.add_argument("--offload", action="store_true",
+                   help="model CPU offload: each stage's models on the device only while it runs "
+                        "(the memory a smaller GPU needs)")
     p.add_argument("--compile-mode", default=None,
                    choices=("default", "reduce-overhead", "max-autotune",
                             "max-autotune-no-cudagraphs"),
@@ -211,7 +214,7 @@ def _run_e2e(args, device: str, dtype: str):
     steps = args.steps or [None]
     record = run_e2e_benchmark(scale=scale, device=device, dtype=args.dtype, steps=steps[0],
                                extra_steps=tuple(steps[1:]), vae_tiling=args.vae_tiling,
-                               channels_last=args.channels_last,
+                               channels_last=args.channels_last, offload=args.offload,
                                compile_mode=None if args.compile_mode == "default" else args.compile_mode,
                                stage1_steps=args.stage1_steps,
                                stage1_guidance=args.stage1_guidance, frames=args.frames,

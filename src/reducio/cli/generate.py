@@ -61,6 +61,10 @@ def register(subparsers) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the DiT and the VAE decoder (GPU; the first video "
                              "pays the compile time, worth it for several videos per process)")
+    parser.add_argument("--offload", action="store_true",
+                        help="keep every model in CPU memory and move each to the GPU only for its "
+                             "stage (text encoder, image encoders, DiT, VAE): for GPUs with less "
+                             "memory; same output, one weight copy per stage per video")
     parser.add_argument("--gif", action="store_true", help="also write OUT.gif next to the output")
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
     parser.set_defaults(func=run)
@@ -81,9 +85,15 @@ def run(args: argparse.Namespace) -> int:
         # Before loading models: a missing or unreadable image fails in a second.
         image = read_video(args.image, num_frames=1, size=size)[:, 0]                # 3 H W
     device = resolve_device(args.device)
+    if args.offload and torch.device(device).type == "cpu":
+        raise ConfigError(f"--offload moves models between CPU memory and a GPU, but the device is "
+                          f"{device!s}; pass --device cuda, or leave --offload out on a CPU")
     if args.pipeline is None or str(args.pipeline) in BUILTIN_NAMES:
         _warn_outside_the_shapes_world(args.prompt)
-    pipe = load_pipeline(args.pipeline, device=device, torch_dtype=resolve_dtype(args.dtype))
+    pipe = load_pipeline(args.pipeline, device="cpu" if args.offload else device,
+                         torch_dtype=resolve_dtype(args.dtype))
+    if args.offload:
+        pipe.enable_model_cpu_offload(device)
     _apply_speed_options(getattr(pipe, "image_pipeline", pipe), args)
     generator = torch.Generator().manual_seed(args.seed)
     common = dict(negative_prompt=args.negative_prompt, num_inference_steps=args.steps,

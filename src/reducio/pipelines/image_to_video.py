@@ -43,6 +43,7 @@ from reducio.models.vae import ReducioVAE
 from reducio.pipelines.checks import check_components
 from reducio.pipelines.images import ImageInput, as_prompt_list, prepare_image
 from reducio.pipelines.long_video import plan_windows, stitch_windows
+from reducio.pipelines.offload import ModelCPUOffload, check_offload_device
 from reducio.pipelines.output import OUTPUT_TYPES, ReducioPipelineOutput, convert_frames
 
 Callback = Callable[[Any, int, torch.Tensor, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -99,6 +100,7 @@ class ReducioImageToVideoPipeline:
         self._progress: dict[str, Any] = {}
         self._current_window = 0
         self._num_timesteps = 0
+        self._offload: ModelCPUOffload | None = None
         check_components(self)
 
     # ------------------------------------------------------------------ components / placement
@@ -110,6 +112,9 @@ class ReducioImageToVideoPipeline:
 
     @property
     def device(self) -> torch.device:
+        """Where generation runs (the offload device when model CPU offload is on)."""
+        if self._offload is not None:
+            return self._offload.device
         return self.dit.patch_embed.weight.device
 
     @property
@@ -118,12 +123,29 @@ class ReducioImageToVideoPipeline:
 
     def to(self, device: torch.device | str | None = None,
            dtype: torch.dtype | None = None) -> ReducioImageToVideoPipeline:
-        """Move every model (and cast its floating weights); returns self."""
+        """Move every model (and cast its floating weights); returns self. Turns offload off."""
+        self._offload = None
         for module in (self.vae, self.dit, self.text_encoder, self.semantic_encoder,
                        self.content_encoder):
             if module is not None:
                 module.to(device=device, dtype=dtype)
         return self
+
+    def enable_model_cpu_offload(self, device: torch.device | str = "cuda") -> ReducioImageToVideoPipeline:
+        """Keep every model in CPU memory and move each to `device` only for its stage.
+
+        Text encoder, image encoders, DiT and VAE take turns on the GPU (pipelines/offload.py);
+        outputs are the same as without offload. `pipe.to(device)` turns it off again.
+        """
+        offload = ModelCPUOffload(check_offload_device(device))
+        self.to("cpu")
+        self._offload = offload
+        return self
+
+    def _use(self, *modules: Any) -> None:
+        """Bring a stage's models onto the device (a no-op without offload)."""
+        if self._offload is not None:
+            self._offload.load(*modules)
 
     def set_progress_bar_config(self, **kwargs: Any) -> None:
         """tqdm options for the progress bars, e.g. disable=True (diffusers' name)."""
@@ -168,6 +190,7 @@ class ReducioImageToVideoPipeline:
                       prompt_attention_mask: torch.Tensor | None = None):
         """(tokens (B, L, D), mask (B, L), negative tokens or None, negative mask or None)."""
         if prompt_embeds is None:
+            self._use(self.text_encoder)
             encoded = self.text_encoder.encode(as_prompt_list(prompt))
             prompt_embeds, prompt_attention_mask = encoded.tokens, encoded.mask
         elif prompt_attention_mask is None:
@@ -176,6 +199,7 @@ class ReducioImageToVideoPipeline:
         negative = negative_mask = None
         if negative_prompt is not None:
             negatives = as_prompt_list(negative_prompt, "negative_prompt")
+            self._use(self.text_encoder)
             encoded = self.text_encoder.encode(negatives * batch if len(negatives) == 1 else negatives)
             negative, negative_mask = encoded.tokens, encoded.mask
         place = dict(device=self.device)
@@ -187,8 +211,10 @@ class ReducioImageToVideoPipeline:
         """(B, 3, H, W) in [-1, 1] -> the DiT's image conditions {"semantic", "content"}."""
         semantic = content = None
         if self.semantic_encoder is not None:
+            self._use(self.semantic_encoder)
             semantic = self.semantic_encoder.encode(image).to(self.device)     # B N dim
         if self.content_encoder is not None:
+            self._use(self.content_encoder)
             content = self.content_encoder.encode(image).to(self.device)       # B c H/8 W/8
         return {"semantic": semantic, "content": content}
 
@@ -374,6 +400,7 @@ class ReducioImageToVideoPipeline:
             latent = latents[:, :, k * t:(k + 1) * t]                             # B C t h w
             desc = "image-to-video" + (f" {k + 1}/{plan.num_windows}" if plan.num_windows > 1 else "")
             objective = make_objective(self.diffusion_config)
+            self._use(self.dit)
             with self._timed(timings, "denoise"):
                 for i, timestep in enumerate(self.progress_bar(timesteps, desc)):
                     model_input = scale_model_input(self.scheduler, latent, timestep)
@@ -390,6 +417,7 @@ class ReducioImageToVideoPipeline:
                         latent = (outputs or {}).get("latents", latent)
 
             # 6. Back to the VAE's exact latent space, then decode around the content frame
+            self._use(self.vae)
             if renormalize_latents:
                 latent = self.vae.normalize_latent(latent.to(self.vae.dtype)).float()
             window_latents.append(latent)
@@ -398,6 +426,9 @@ class ReducioImageToVideoPipeline:
                     video = self.vae.decode(latent.to(self.vae.dtype),
                                             content_image.to(self.vae.dtype)).sample.float()
                 window_videos.append(video)                                     # B 3 16 H W
+
+        if self._offload is not None:
+            self._offload.release()
 
         # 7. Stitch the windows and convert
         all_latents = torch.cat(window_latents, dim=2)                          # B C n*t h w

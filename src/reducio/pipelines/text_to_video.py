@@ -36,6 +36,7 @@ class DiffusersImageGenerator:
     def __init__(self, pipe: Any, path_or_id: str | None = None) -> None:
         self.pipe = pipe
         self.path_or_id = path_or_id
+        self._offloaded = False
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike, *, torch_dtype: torch.dtype | None = None,
@@ -74,7 +75,16 @@ class DiffusersImageGenerator:
         return {"class": "DiffusersImageGenerator", "path_or_id": self.path_or_id}
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        if self._offloaded and hasattr(self.pipe, "remove_all_hooks"):
+            self.pipe.remove_all_hooks()  # diffusers refuses .to() while its offload hooks are on
+            self._offloaded = False
         self.pipe.to(device=device, dtype=dtype)
+        return self
+
+    def enable_model_cpu_offload(self, device: torch.device | str = "cuda") -> DiffusersImageGenerator:
+        """diffusers' own model offload of the wrapped text-to-image pipeline."""
+        self.pipe.enable_model_cpu_offload(device=device)
+        self._offloaded = True
         return self
 
     @torch.no_grad()
@@ -188,6 +198,16 @@ class ReducioTextToVideoPipeline:
         self.stage1.to(device=device, dtype=dtype)
         return self
 
+    def enable_model_cpu_offload(self, device: torch.device | str = "cuda") -> ReducioTextToVideoPipeline:
+        """Every model in CPU memory, each moved to `device` only for its stage (stage 1 included:
+        a diffusers text-to-image pipeline through its own `enable_model_cpu_offload`)."""
+        self.image_pipeline.enable_model_cpu_offload(device)
+        if isinstance(self.stage1, DiffusersImageGenerator):
+            self.stage1.enable_model_cpu_offload(device)
+        else:
+            self.stage1.to("cpu")
+        return self
+
     def set_progress_bar_config(self, **kwargs: Any) -> None:
         self._progress.update(kwargs)
         self.image_pipeline.set_progress_bar_config(**kwargs)
@@ -270,6 +290,8 @@ class ReducioTextToVideoPipeline:
 
         # 2. Stage 1: text -> content image (one per video)
         begin = time.perf_counter()
+        if isinstance(self.stage1, ReducioStage1Generator):
+            self.image_pipeline._use(self.stage1, self.stage1.text_encoder)  # a no-op without offload
         images = self.stage1(prompts, generator=generator, num_inference_steps=stage1_steps,
                              guidance_scale=stage1_guidance_scale, height=height, width=width,
                              negative_prompt=negatives,
