@@ -244,6 +244,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     record["process_peak_rss_mib"] = process_peak_rss_mib() if dev.type == "cpu" else None
     if dev.type == "cuda":
         record["cuda_peak_allocated_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+        record["cuda_peak_reserved_mib"] = torch.cuda.max_memory_reserved(dev) / 2**20
     return record
 
 
@@ -345,6 +346,14 @@ def e2e_tables(record: dict) -> str:
         table += "\n\nSame models and compiled graphs, per DiT step count:\n\n" + markdown_table(
             ["DiT steps", *[n for n in STAGES], "total"],
             [[n, *[st.get(name) for name in STAGES], sum(st.values())] for n, st in runs])
+    memory = ""
+    if r.get("cuda_peak_allocated_mib") is not None:
+        memory = (f"\n\nPeak GPU memory of the timed runs: {r['cuda_peak_allocated_mib'] / 1024:.1f} GiB "
+                  f"allocated, {(r.get('cuda_peak_reserved_mib') or 0) / 1024:.1f} GiB reserved "
+                  f"(+ the CUDA context){' with model CPU offload' if r.get('offload') else ', every model resident'}.")
+    elif r.get("process_peak_rss_mib") is not None:
+        memory = f"\n\nPeak process memory (RSS): {r['process_peak_rss_mib']:.0f} MiB."
+    table += memory
     note = ("The paper's 15.5 s is for the full setting on an A100 (no per-stage breakdown "
             "published); this run is " + ("that setting." if full else
                                           "the tiny setting, not comparable with it."))
