@@ -8,6 +8,8 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
   a VAE that ignores its motion latent scores about this;
 - `swap_psnr`: clip i decoded from its own content frame with clip (i+1)'s latent, scored against
   clip i; `swap_gap_db` = psnr - swap_psnr. A VAE that uses its latent loses clearly here.
+- `by_background`: psnr / ssim per background colour. SSIM is most severe on black: its constant
+  c1 = 1e-4 makes the luminance term fall fast when a black pixel comes back slightly grey.
 
     python scripts/eval_builtin_vae.py --vae tiny -o runs/eval-vae-tiny.json
     python scripts/eval_builtin_vae.py --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
@@ -63,7 +65,8 @@ def encode_mode(vae: ReducioVAE, clips: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4) -> dict[str, float]:
+def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
+            backgrounds: list[str] | None = None) -> dict[str, float]:
     t = clips.shape[2]
     content_index = vae.content_frame_index(t)
     rec_psnr, rec_ssim, copy_psnr, copy_ssim, swap_psnr = [], [], [], [], []
@@ -91,6 +94,12 @@ def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4) -> dict[str, f
         ("content_copy_ssim", copy_ssim), ("swap_psnr", swap_psnr))}
     out["swap_gap_db"] = out["psnr"] - out["swap_psnr"]
     out["psnr_min"] = torch.cat(rec_psnr).min().item()
+    if backgrounds is not None:
+        per_psnr, per_ssim = torch.cat(rec_psnr), torch.cat(rec_ssim)
+        out["by_background"] = {
+            name: {"clips": len(idx), "psnr": per_psnr[idx].mean().item(), "ssim": per_ssim[idx].mean().item()}
+            for name in sorted(set(backgrounds))
+            for idx in [[i for i, b in enumerate(backgrounds) if b == name]]}
     out["clips"] = len(clips)
     return out
 
@@ -108,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {"vae": args.vae}
     for split in args.splits:
         started = time.perf_counter()
-        results[split] = measure(vae, load_clips(split, args.count))
+        backgrounds = [make_clip(i, split, size=64, frames=16).scene.background for i in range(args.count)]
+        results[split] = measure(vae, load_clips(split, args.count), backgrounds=backgrounds)
         results[split]["seconds"] = round(time.perf_counter() - started, 1)
         print(split, json.dumps(results[split]), flush=True)
     if args.output:
