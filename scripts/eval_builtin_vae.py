@@ -69,13 +69,14 @@ def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
             backgrounds: list[str] | None = None) -> dict[str, float]:
     t = clips.shape[2]
     content_index = vae.content_frame_index(t)
+    uses_content = vae.config.content_frame != "none"   # Table 3's "none" decodes from the latent alone
     rec_psnr, rec_ssim, copy_psnr, copy_ssim, swap_psnr = [], [], [], [], []
     latents, recons = [], []
     for start in range(0, len(clips), batch):
         x = clips[start:start + batch]
         z = encode_mode(vae, x)
         content = x[:, :, content_index]  # B 3 H W
-        recon = vae.decode(z, content).sample
+        recon = vae.decode(z, content if uses_content else None).sample
         latents.append(z)
         recons.append(recon)
         rec_psnr.append(psnr(x, recon))
@@ -87,7 +88,7 @@ def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
     swapped = torch.roll(z_all, shifts=-1, dims=0)  # clip i gets clip i+1's latent
     for start in range(0, len(clips), batch):
         x = clips[start:start + batch]
-        recon = vae.decode(swapped[start:start + batch], x[:, :, content_index]).sample
+        recon = vae.decode(swapped[start:start + batch], x[:, :, content_index] if uses_content else None).sample
         swap_psnr.append(psnr(x, recon))
     out = {name: torch.cat(values).mean().item() for name, values in (
         ("psnr", rec_psnr), ("ssim", rec_ssim), ("content_copy_psnr", copy_psnr),
