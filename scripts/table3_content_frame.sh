@@ -4,6 +4,7 @@
 # then PSNR / SSIM on 64 clips of the test and heldout splits (EMA weights, posterior mode).
 #
 #   SEED=1 scripts/table3_content_frame.sh train     # the three runs side by side (one thread each)
+#   SEED=1 FRAMES="middle random" scripts/table3_content_frame.sh train   # some of them
 #   SEED=1 scripts/table3_content_frame.sh eval      # after they finish: runs/t3-<frame>[-seed1]-eval.json
 #
 # Seed 0 wrote runs/t3-<frame> (docs/train-vae.md); other seeds write runs/t3-<frame>-seed<N>.
@@ -11,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SEED=${SEED:-0}
 STEPS=${STEPS:-1500}
+FRAMES=${FRAMES:-middle random none}   # e.g. FRAMES=none to start one of them later
 SUFFIX=$([[ "$SEED" == 0 ]] && echo "" || echo "-seed$SEED")
 export OMP_NUM_THREADS=1
 
@@ -24,7 +26,7 @@ overrides() {  # "none" has no content encoder, so nothing may add the content f
 
 case "${1:-train}" in
 train)
-    for frame in middle random none; do
+    for frame in $FRAMES; do
         run=runs/t3-$frame$SUFFIX
         # shellcheck disable=SC2046
         nohup reducio train vae --recipe tiny-cpu --output-dir "$run" $(overrides $frame) \
