@@ -119,16 +119,10 @@ def ssim_frames_differentiable(
     return rearrange(per_plane, "(n c) -> n c", n=n, c=c).mean(dim=1)
 
 
-@torch.no_grad()
-def ssim_frames(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    window: int = SSIM_WINDOW,
-    sigma: float = SSIM_SIGMA,
-    data_range: float = 1.0,
-) -> torch.Tensor:
+def ssim_frames(a: torch.Tensor, b: torch.Tensor, **options: float) -> torch.Tensor:
     """SSIM of image pairs `N C H W` (already in [0, data_range]); returns `N` (mean over channels)."""
-    return ssim_frames_differentiable(a, b, window, sigma, data_range)
+    with torch.no_grad():
+        return ssim_frames_differentiable(a, b, **options)
 
 
 @torch.no_grad()
