@@ -157,3 +157,15 @@ def test_vae_tiling_option_changes_the_decode_path(pipeline_dir, tmp_path, monke
 def test_offload_on_a_cpu_device_is_refused_with_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="--offload moves models between CPU memory and a GPU.*--device cuda"):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--device", "cpu", "--offload"])
+
+
+def test_aspect_with_size_picks_the_video_shape(pipeline_dir, tmp_path, capsys):
+    out = tmp_path / "wide.mp4"
+    assert run_cli(["generate", PROMPT, "-o", str(out), "--pipeline", str(pipeline_dir / "t2v"),
+                    "--steps", "1", "--size", "64", "--aspect", "3:1"]) == 0
+    assert read_video(out).shape == (3, 16, 32, 96)    # ~64^2 pixels at 3:1, sides multiples of 32
+    assert "16 frames 32x96" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="--aspect 16:9 needs --size S"):
+        run_cli(["generate", PROMPT, "-o", str(out), "--height", "64", "--width", "64", "--aspect", "16:9"])
+    with pytest.raises(ConfigError, match="--aspect must be W:H"):
+        run_cli(["generate", PROMPT, "-o", str(out), "--size", "64", "--aspect", "wide"])

@@ -53,3 +53,32 @@ def test_bucket_batch_sampler_groups_and_covers():
     assert any(other != batches for other in epochs)  # a new epoch reshuffles
     dropped = BucketBatchSampler(keys, batch_size=2, drop_last=True)
     assert len(dropped) == len(list(dropped)) == 3
+
+
+@pytest.mark.parametrize("text, ratio", [("16:9", 9 / 16), ("9:16", 16 / 9), ("1:1", 1.0), ("4/3", 0.75),
+                                         ("2", 0.5), (" 21 : 9 ", 9 / 21)])
+def test_parse_aspect_reads_width_to_height(text, ratio):
+    from reducio.data.buckets import parse_aspect
+
+    assert parse_aspect(text) == pytest.approx(ratio)
+
+
+@pytest.mark.parametrize("text", ["16x9", "0:9", "16:0", "wide", ""])
+def test_parse_aspect_rejects_with_the_accepted_forms(text):
+    from reducio.data.buckets import parse_aspect
+    from reducio.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="W:H"):
+        parse_aspect(text)
+
+
+def test_bucket_for_aspect_uses_pixart_tables_and_scales_other_sizes():
+    from reducio.data.buckets import bucket_for_aspect
+
+    assert bucket_for_aspect(1024, 9 / 16) == (768, 1344)      # PixArt 1024 key 0.57
+    assert bucket_for_aspect(512, 16 / 9) == (672, 384)        # key 1.75
+    assert bucket_for_aspect(1024, 1.0) == (1024, 1024)
+    assert bucket_for_aspect(256, 9 / 16) == (192, 320)      # key 0.57's (192, 336) is not a 32-multiple
+    assert bucket_for_aspect(64, 1.0) == (64, 64)
+    assert bucket_for_aspect(128, 9 / 16) == (96, 160)       # ~128^2 pixels, multiples of 32
+    assert bucket_for_aspect(64, 1 / 10) == (32, 192)        # never below one multiple

@@ -42,6 +42,10 @@ def register(subparsers) -> None:
     parser.add_argument("--size", default=None,
                         help="S or HxW, multiples of 32 (default: the stage-1 size, 64 for the built-in; "
                              "with --image, the image is resized on its short side and centre-cropped)")
+    parser.add_argument("--aspect", default=None,
+                        help="with --size S: the aspect ratio W:H, e.g. 16:9; S 256/512/1024 take "
+                             "PixArt-alpha's closest bucket (--size 1024 --aspect 16:9 -> 768x1344), "
+                             "other S about S*S pixels in multiples of 32")
     parser.add_argument("--height", type=int, default=None, help="video height (multiple of 32)")
     parser.add_argument("--width", type=int, default=None, help="video width (multiple of 32)")
     parser.add_argument("--frames", type=int, default=16,
@@ -168,6 +172,14 @@ def _check_args(args: argparse.Namespace, parse_size_arg):
         raise ConfigError(f"pass --height and --width together (got --height {args.height}, "
                           f"--width {args.width}), or --size S")
     size = parse_size_arg(args.size)
+    if args.aspect is not None:
+        from reducio.data.buckets import bucket_for_aspect, parse_aspect
+
+        if not isinstance(size, int):
+            raise ConfigError(f"--aspect {args.aspect} needs --size S (one number, the base size: "
+                              "e.g. --size 1024 --aspect 16:9); with --height/--width or --size HxW "
+                              "the shape is already given")
+        size = bucket_for_aspect(size, parse_aspect(args.aspect))
     if isinstance(size, int):
         size = (size, size)
     if args.height is not None:

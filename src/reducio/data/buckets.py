@@ -85,6 +85,33 @@ def closest_bucket(height: int, width: int, table: int | str | dict = 256, multi
     return ratios[key]
 
 
+def parse_aspect(text: str) -> float:
+    """"W:H" (the usual way to write it: 16:9 is landscape), "W/H" or a number W/H -> height / width."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:[:/]\s*(\d+(?:\.\d+)?))?\s*", str(text))
+    if match is None or float(match.group(1)) <= 0 or (match.group(2) is not None and float(match.group(2)) <= 0):
+        raise ConfigError(f"--aspect must be W:H (e.g. 16:9, 1:1, 9:16) or a positive number W/H, got {text!r}")
+    width, height = float(match.group(1)), float(match.group(2) or 1.0)
+    return height / width
+
+
+def bucket_for_aspect(size: int, aspect: float, multiple: int = 32) -> tuple[int, int]:
+    """(height, width) for a base size S and a height/width ratio.
+
+    S = 256, 512, 1024: PixArt-alpha's bucket closest to the ratio (the tables above; what the
+    release's extraction and PixArt's 1024-MS model use). Other S: about S*S pixels, each side
+    rounded to `multiple` (at least one multiple).
+    """
+    if size <= 0 or aspect <= 0:
+        raise ShapeError(f"bucket_for_aspect needs a positive size and ratio, got {size}, {aspect}")
+    if size in ASPECT_RATIO_TABLES:
+        return closest_bucket(round(1000 * aspect), 1000, size, multiple)
+    height = max(round(size * aspect ** 0.5 / multiple), 1) * multiple
+    width = max(round(size / aspect ** 0.5 / multiple), 1) * multiple
+    return height, width
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches whose items share a bucket key (e.g. (height, width)); items keyed None are left out.
 
