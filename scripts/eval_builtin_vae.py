@@ -10,6 +10,9 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
   clip i; `swap_gap_db` = psnr - swap_psnr. A VAE that uses its latent loses clearly here.
 - `by_background`: psnr / ssim per background colour. SSIM is most severe on black: its constant
   c1 = 1e-4 makes the luminance term fall fast when a black pixel comes back slightly grey.
+  `object_mean_error`: the mean signed error (recon - clip, [-1, 1] scale) over object pixels
+  (those not of the background colour): negative = objects come back darker. The release's
+  outlier penalty pulls bright objects on dark backgrounds down (docs/train-vae.md).
 
     python scripts/eval_builtin_vae.py --vae tiny -o runs/eval-vae-tiny.json
     python scripts/eval_builtin_vae.py --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
@@ -96,12 +99,25 @@ def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
     out["swap_gap_db"] = out["psnr"] - out["swap_psnr"]
     out["psnr_min"] = torch.cat(rec_psnr).min().item()
     if backgrounds is not None:
-        per_psnr, per_ssim = torch.cat(rec_psnr), torch.cat(rec_ssim)
-        out["by_background"] = {
-            name: {"clips": len(idx), "psnr": per_psnr[idx].mean().item(), "ssim": per_ssim[idx].mean().item()}
-            for name in sorted(set(backgrounds))
-            for idx in [[i for i, b in enumerate(backgrounds) if b == name]]}
+        out["by_background"] = by_background(clips, torch.cat(recons), backgrounds,
+                                             torch.cat(rec_psnr), torch.cat(rec_ssim))
     out["clips"] = len(clips)
+    return out
+
+
+def by_background(clips: torch.Tensor, recons: torch.Tensor, backgrounds: list[str],
+                  per_psnr: torch.Tensor, per_ssim: torch.Tensor) -> dict[str, dict[str, float]]:
+    """PSNR, SSIM and the signed error on object pixels, per background colour."""
+    from reducio.data.synthetic.vocab import BACKGROUNDS
+
+    out = {}
+    for name in sorted(set(backgrounds)):
+        idx = [i for i, b in enumerate(backgrounds) if b == name]
+        x, r = clips[idx], recons[idx].clamp(-1.0, 1.0)
+        colour = torch.tensor(BACKGROUNDS[name], dtype=x.dtype).div(127.5).sub(1.0).view(1, 3, 1, 1, 1)
+        objects = ((x - colour).abs().amax(dim=1, keepdim=True) > 0.1).expand_as(x)  # B 3 T H W
+        out[name] = {"clips": len(idx), "psnr": per_psnr[idx].mean().item(), "ssim": per_ssim[idx].mean().item(),
+                     "object_mean_error": (r - x)[objects].mean().item()}
     return out
 
 
