@@ -41,6 +41,18 @@ def test_flow_euler_step_is_x_plus_dsigma_v():
     torch.testing.assert_close(scheduler.timesteps, scheduler.sigmas[:-1] * 1000)
 
 
+def test_stochastic_flow_euler_step_renoises_the_x0_estimate():
+    """x_next = (1 - sigma_next) x0_hat + sigma_next * fresh noise, x0_hat = x - sigma v."""
+    scheduler = make_scheduler(FLOW, "euler-stochastic")
+    scheduler.set_timesteps(10)
+    x, v = torch.randn(1, 16, 4, 2, 2), torch.randn(1, 16, 4, 2, 2)
+    t = scheduler.timesteps[3]
+    sigma, sigma_next = scheduler.sigmas[3], scheduler.sigmas[4]
+    out = scheduler.step(v, t, x, generator=torch.Generator().manual_seed(5)).prev_sample
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(out, (1 - sigma_next) * (x - sigma * v) + sigma_next * noise)
+
+
 def test_flow_dpm_uses_the_same_timestep_convention():
     scheduler = make_scheduler(DiffusionConfig(objective="flow", flow_shift=3.0), "dpm")
     scheduler.set_timesteps(8)
@@ -69,7 +81,7 @@ def _oracle(objective, x0):
 
 @pytest.mark.parametrize("config,sampler,steps", [(EPS, "ddim", 20), (EPS, "dpm", 20),
                                                   (EPS, "ddpm", 100), (FLOW, "euler", 20),
-                                                  (FLOW, "dpm", 20)])
+                                                  (FLOW, "euler-stochastic", 20), (FLOW, "dpm", 20)])
 def test_sampling_with_the_exact_model_recovers_the_data(config, sampler, steps):
     """If the scheduler fed the model another timestep convention than the objective trained
     with, the oracle would be evaluated at the wrong noise level and miss x0."""
