@@ -39,18 +39,21 @@ case "${1:-}" in
     assemble)
         # the latest checkpoint of each run (EMA weights), whether or not the run has finished
         # STAGE1_RAW=1: stage 1's trained weights instead of their EMA (better before ~10k steps,
-        # docs/generate.md); STAGE1_GUIDANCE=G: its default guidance (the measured best was 2)
+        # docs/generate.md); STAGE1_GUIDANCE=G: its default guidance; STAGE1_SAMPLER=NAME: its
+        # sampler (the shipped default: euler-stochastic at guidance 3, measured in docs/generate.md)
         tmp=$(mktemp -d)
         reducio train export "$STAGE1_RUN" -o "$tmp/stage1" ${STAGE1_RAW:+--raw}
         reducio train export "$DIT_RUN" -o "$tmp/dit"
-        python - "$tmp" "$OUT" "${STAGE1_GUIDANCE:-}" <<'PY'
+        python - "$tmp" "$OUT" "${STAGE1_GUIDANCE:-}" "${STAGE1_SAMPLER:-}" <<'PY'
 import sys
 from reducio.pipelines import ReducioStage1Generator, ReducioTextToVideoPipeline
 
-tmp, out, guidance = sys.argv[1:4]
+tmp, out, guidance, sampler = sys.argv[1:5]
 stage1 = ReducioStage1Generator.from_pretrained(f"{tmp}/stage1")
 if guidance:
     stage1.config = stage1.config.replace(guidance_scale=float(guidance))
+if sampler:
+    stage1.config = stage1.config.replace(sampler=sampler)
 from reducio.pipelines import GenerationDefaults
 # 25 DiT steps: joint accuracy within 3 points of 50 at 8 steps already (docs/generate.md)
 pipe = ReducioTextToVideoPipeline.from_components(vae="tiny", dit=f"{tmp}/dit", stage1=stage1,
