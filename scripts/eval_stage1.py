@@ -3,13 +3,15 @@
     reducio train export runs/stage1-tiny-x -o models/stage1 --raw     # a checkpoint -> a model folder
     python scripts/eval_stage1.py --stage1 models/stage1 --count 40 --guidance 1 2 3
     python scripts/eval_stage1.py --stage1 models/stage1 --sigmas 0.5 0.9 0.97 0.99 1.0 --count 8
+    python scripts/eval_stage1.py --stage1 models/stage1 --count 80 --guidance 2 3 --sampler euler euler-stochastic
 
 `--sigmas`: the x0 error (MSE on [-1, 1] pixels) of one denoising call on the true middle frames of
 test clips noised to each sigma, next to predicting each frame's mean colour. A model that never
 trained near sigma 1 (where every sampler starts) shows a cliff there (docs/decisions.md).
 `--guidance`: for each scale, one sample per test caption (30 Euler steps unless --steps), judged by
-the shapes-world evaluator as a still clip: background, colour, shape, and whether exactly the
-prompt's objects were found.
+the shapes-world evaluator as a still clip: background, colour, shape, whether exactly the
+prompt's objects were found, and all four at once (joint). `--sampler`: one or more sampler names
+(default: the model's own); every sampler is run at every guidance scale.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from reducio.eval.shapes import ShapesEvaluator
 from reducio.pipelines.components import load_text_encoder
 from reducio.pipelines.stage1 import ReducioStage1Generator
 
-ATTRIBUTES = ("background", "colour", "shape", "object_count")
+ATTRIBUTES = ("background", "colour", "shape", "object_count", "joint")
 
 
 def main() -> None:
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--sigmas", type=float, nargs="*", default=[])
     parser.add_argument("--guidance", type=float, nargs="*", default=[])
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--sampler", nargs="*", default=[None], help="e.g. euler euler-stochastic")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -57,15 +60,20 @@ def main() -> None:
                 error = ((gen.objective.predict_x0(noisy, prediction, t) - x0) ** 2).mean().item()
                 print(f"  sigma {sigma:.3f}: {error:.4f}")
         evaluator = ShapesEvaluator()
-        for scale in args.guidance:
-            images = gen(captions, num_inference_steps=args.steps, guidance_scale=scale,
-                         generator=torch.Generator().manual_seed(args.seed))         # B 3 H W
-            hits = dict.fromkeys(ATTRIBUTES, 0)
-            for image, caption in zip(images, captions):
-                verdict = evaluator.evaluate(image[:, None].expand(3, 16, *image.shape[1:]), caption)
-                for name in ATTRIBUTES:
-                    hits[name] += bool(getattr(verdict, name))
-            print(f"guidance {scale:g}: " + ", ".join(f"{k} {v / len(captions):.3f}" for k, v in hits.items()))
+        own = gen.config
+        for sampler in args.sampler:
+            gen.config = own if sampler is None else own.replace(sampler=sampler)
+            for scale in args.guidance:
+                images = gen(captions, num_inference_steps=args.steps, guidance_scale=scale,
+                             generator=torch.Generator().manual_seed(args.seed))     # B 3 H W
+                hits = dict.fromkeys(ATTRIBUTES, 0)
+                for image, caption in zip(images, captions):
+                    verdict = evaluator.evaluate(image[:, None].expand(3, 16, *image.shape[1:]), caption)
+                    for name in ATTRIBUTES[:-1]:
+                        hits[name] += bool(getattr(verdict, name))
+                    hits["joint"] += all(bool(getattr(verdict, name)) for name in ATTRIBUTES[:-1])
+                print(f"sampler {gen.config.sampler or 'default'}, guidance {scale:g}: "
+                      + ", ".join(f"{k} {v / len(captions):.3f}" for k, v in hits.items()), flush=True)
 
 
 if __name__ == "__main__":
