@@ -81,3 +81,25 @@ def test_offload_to_a_missing_gpu_says_so():
         check_offload_device("cuda")
     with pytest.raises(PipelineInputError, match="not a device name"):
         check_offload_device("gpu0")
+
+
+def test_a_diffusers_stage1_uses_diffusers_offload_and_to_removes_its_hooks(pipe):
+    from reducio.pipelines import DiffusersImageGenerator, ReducioTextToVideoPipeline
+
+    calls: list = []
+
+    class FakeDiffusersPipeline:   # the calls diffusers' DiffusionPipeline offers for this
+        def enable_model_cpu_offload(self, device=None):
+            calls.append(("offload", str(device)))
+
+        def remove_all_hooks(self):
+            calls.append(("remove_all_hooks",))
+
+        def to(self, device=None, dtype=None):
+            calls.append(("to", str(device)))
+
+    t2v = ReducioTextToVideoPipeline(pipe, DiffusersImageGenerator(FakeDiffusersPipeline(), "fake/id"))
+    t2v.enable_model_cpu_offload("cpu")
+    assert calls == [("offload", "cpu")] and pipe._offload is not None
+    t2v.to("cpu")
+    assert calls[1:] == [("remove_all_hooks",), ("to", "cpu")] and pipe._offload is None
