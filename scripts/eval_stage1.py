@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--sigmas", type=float, nargs="*", default=[])
     parser.add_argument("--guidance", type=float, nargs="*", default=[])
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--sampler", nargs="*", default=[None], help="e.g. euler euler-stochastic")
+    parser.add_argument("--sampler", nargs="+", default=[None], help="e.g. euler euler-stochastic")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
