@@ -13,6 +13,9 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
   `object_mean_error`: the mean signed error (recon - clip, [-1, 1] scale) over object pixels
   (those not of the background colour): negative = objects come back darker. The release's
   outlier penalty pulls bright objects on dark backgrounds down (docs/train-vae.md).
+- `flat_fraction`, `flat_rms_error`, `edge_rms_error`: RMS error on [0, 1] of the clamped
+  reconstruction where the clip's 5 x 5 neighbourhood is one colour (flat) and elsewhere (edges);
+  `outlier_penalty_of_clips`: the release's outlier penalty of the clips themselves.
 
     python scripts/eval_builtin_vae.py --vae tiny -o runs/eval-vae-tiny.json
     python scripts/eval_builtin_vae.py --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
@@ -31,10 +34,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 
 from reducio.data.synthetic.world import make_clip
 from reducio.eval import psnr, ssim
 from reducio.models.vae import ReducioVAE
+from reducio.training.vae_losses import outlier_penalty
 
 
 def load_clips(split: str, count: int, size: int = 64, frames: int = 16) -> torch.Tensor:
@@ -98,11 +103,24 @@ def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
         ("content_copy_ssim", copy_ssim), ("swap_psnr", swap_psnr))}
     out["swap_gap_db"] = out["psnr"] - out["swap_psnr"]
     out["psnr_min"] = torch.cat(rec_psnr).min().item()
+    out.update(flat_and_edge_errors(clips, torch.cat(recons)))
+    out["outlier_penalty_of_clips"] = outlier_penalty(clips).item()
     if backgrounds is not None:
         out["by_background"] = by_background(clips, torch.cat(recons), backgrounds,
                                              torch.cat(rec_psnr), torch.cat(rec_ssim))
     out["clips"] = len(clips)
     return out
+
+
+def flat_and_edge_errors(clips: torch.Tensor, recons: torch.Tensor) -> dict[str, float]:
+    """RMS error (on [0, 1]) where the clip is locally flat (5 x 5, all channels) and elsewhere."""
+    x = rearrange(clips.add(1.0).div(2.0), "b c t h w -> (b t) c h w")
+    r = rearrange(recons.clamp(-1.0, 1.0).add(1.0).div(2.0), "b c t h w -> (b t) c h w")
+    spread = F.max_pool2d(x, 5, 1, 2) + F.max_pool2d(-x, 5, 1, 2)               # local max - min
+    flat = (spread.amax(dim=1, keepdim=True) < 1e-6).expand_as(x)
+    error = (r - x).square()
+    return {"flat_fraction": flat.float().mean().item(), "flat_rms_error": error[flat].mean().sqrt().item(),
+            "edge_rms_error": error[~flat].mean().sqrt().item()}
 
 
 def by_background(clips: torch.Tensor, recons: torch.Tensor, backgrounds: list[str],

@@ -4,7 +4,7 @@ A generation runs its models one after the other (text encoder -> image encoders
 VAE decode), so the accelerator only ever needs the weights of one stage plus the activations.
 `pipe.enable_model_cpu_offload("cuda")` (diffusers' name) turns this on; each stage then moves its
 model(s) to the GPU as it starts and the previous stage's back to CPU memory. At 16 x 1024^2 the
-T5-XXL text encoder alone is ~9 GiB in bf16: offloaded, it no longer shares the card with the
+T5-XXL text encoder alone is 8.9 GiB in bf16 (4.76 B parameters): offloaded, it no longer shares the card with the
 DiT and the decoder. The price is one host-to-device copy of each model per call (per window for
 the image encoders, DiT and VAE of long clips).
 """
