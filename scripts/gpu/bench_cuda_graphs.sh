@@ -5,4 +5,4 @@ set -u
 source "$(dirname "$0")/common.sh"
 B e2e-eager-untiled 60 e2e --device cuda --dtype bf16 --steps 25 8 --vae-tiling off
 B e2e-cudagraphs-untiled 150 e2e --device cuda --dtype bf16 --steps 25 8 --vae-tiling off --compile dit --compile-mode reduce-overhead
-echo "=== done t=$SECONDS s"
+finish

@@ -180,3 +180,25 @@ def test_decode_benchmark_variants_agree_and_bad_variant_is_named():
     assert "untiled" in decode_tables(record)
     with pytest.raises(BenchmarkError, match="untiled\\+cl\\+compile"):
         DecodeVariant.parse("untiled+fast")
+
+
+def test_vae_benchmark_in_process_failure_is_recorded_and_the_rest_run(monkeypatch):
+    # on a GPU every model runs in-process: one running out of memory must not end the run
+    import torch
+
+    import reducio.bench.vae as vae_bench
+
+    real = vae_bench.measure_vae
+
+    def fake(**kwargs):
+        if kwargs["model"] == "wan-2.1":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 40.00 GiB")
+        return real(**kwargs)
+
+    monkeypatch.setattr(vae_bench, "measure_vae", fake)
+    record = vae_bench.run_vae_benchmark(models=("wan-2.1", "reducio-tiny"), size=32, threads=1,
+                                         isolated=False, flops=False, progress=lambda *_: None)
+    assert [r["model"] for r in record["results"]] == ["reducio-tiny"]
+    (failure,) = record["failures"]
+    assert failure["model"] == "wan-2.1" and failure["kind"] == "OutOfMemoryError"
+    assert "FAILED: wan-2.1 (OutOfMemoryError): CUDA out of memory" in vae_bench.vae_tables(record)

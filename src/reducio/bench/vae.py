@@ -239,10 +239,14 @@ def run_vae_benchmark(*, models: tuple[str, ...] = DEFAULT_MODELS, size: int | N
         try:
             result = run_measurement("reducio.bench.vae:measure_vae", dict(model=key, **common),
                                      isolated=isolated, threads=threads)
-        except BenchmarkError as error:
-            # one model failing must not throw away the minutes the others took; it is recorded
-            progress(f"[vae] {key} FAILED: {error}")
-            failures.append({"model": key, "error": str(error)})
+        except (BenchmarkError, RuntimeError) as error:
+            # one model failing (in its subprocess, or in-process on a GPU: out of memory, a CUDA
+            # kernel refusing a >2^31-element tensor) must not throw away the minutes the others
+            # took; it is recorded and the next model starts from a clean allocator
+            progress(f"[vae] {key} FAILED: {_first_line(error)}")
+            failures.append({"model": key, "error": str(error)[:4000],
+                             "kind": type(error).__name__})
+            _release_memory(dev)
             continue
         if flops:
             result["flops"] = count_vae_flops(key, size, frames)
@@ -257,6 +261,21 @@ def run_vae_benchmark(*, models: tuple[str, ...] = DEFAULT_MODELS, size: int | N
         progress(f"[vae] {tile_model}: one {TILE_SIZE}x{TILE_SIZE} tile ...")
         record["tile_1024"] = _tile_run(common, isolated, threads, tile_model)
     return record
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _release_memory(device: torch.device) -> None:
+    """After an in-process failure: drop the failed call's tensors (held by the traceback until
+    here) and hand cached blocks back so the next model's peak is its own."""
+    import gc
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 def phase_seconds(result: dict, phase: str, key: str = "median_s") -> float:
@@ -361,6 +380,9 @@ def vae_tables(record: dict) -> str:
                     f"{ph['decode']['time']['median_s']:.1f} s); 16x1024x1024 EXTRAPOLATED by "
                     f"FLOPs: {t['extrapolated_1024_total_s']:.0f} s "
                     f"({t['full_1024_flops']['total'] / 1e12:.1f} TFLOP counted)."]
+    for failure in record.get("failures", []):
+        first = failure["error"].strip().splitlines()[0] if failure["error"].strip() else ""
+        out += ["", f"FAILED: {failure['model']} ({failure.get('kind', 'error')}): {first}"]
     checks = record.get("peer_config_check", {})
     bad = {k: v["mismatches"] for k, v in checks.items() if not v["matches"]}
     out += ["", "Peer configs = diffusers class defaults, checked against the released config.json: "
