@@ -169,3 +169,28 @@ def test_aspect_with_size_picks_the_video_shape(pipeline_dir, tmp_path, capsys):
         run_cli(["generate", PROMPT, "-o", str(out), "--height", "64", "--width", "64", "--aspect", "16:9"])
     with pytest.raises(ConfigError, match="--aspect must be W:H"):
         run_cli(["generate", PROMPT, "-o", str(out), "--size", "64", "--aspect", "wide"])
+
+
+@pytest.mark.parametrize("extra, dit_mode", [([], "reduce-overhead"),
+                                             (["--compile-mode", "default"], None),
+                                             (["--compile-mode", "max-autotune"], "max-autotune")])
+def test_compile_option_compiles_dit_in_its_mode_and_decoder_in_default(extra, dit_mode):
+    """--compile: the DiT in --compile-mode (CUDA graphs unless told otherwise), the decoder in
+    torch.compile's default mode; without --compile nothing is compiled."""
+    import argparse
+    import types
+
+    from reducio.cli.generate import _apply_speed_options, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    calls = {}
+    pipe = types.SimpleNamespace(
+        dit=types.SimpleNamespace(compile=lambda **k: calls.setdefault("dit", k)),
+        vae=types.SimpleNamespace(decoder=types.SimpleNamespace(
+            compile=lambda **k: calls.setdefault("decoder", k))))
+    _apply_speed_options(pipe, parser.parse_args(["generate", PROMPT, "-o", "x.mp4", *extra]))
+    assert calls == {}
+    _apply_speed_options(pipe, parser.parse_args(["generate", PROMPT, "-o", "x.mp4", "--compile",
+                                                  *extra]))
+    assert calls == {"dit": {"mode": dit_mode}, "decoder": {}}
