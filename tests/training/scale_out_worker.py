@@ -3,7 +3,7 @@
 Imported by the test (one process) and started by torchrun (`python scale_out_worker.py JOBS_JSON`,
 several processes, gloo). JOBS_JSON is a list of run specs, run in order in the same process group:
 {"shards", "run_dir", "max_steps", "resume" (null or a checkpoint folder), "checkpointing",
-"precision"}; or
+"precision", "fsdp"}; or
 {"fsdp_step": OUT_FILE, "shards"} for one raw FSDP2 step (see `fsdp2_step`).
 
 What makes runs with different process counts comparable: the loop gives every process its own
@@ -78,7 +78,8 @@ class ItemSeededDiT(DiTObjective):
         def recording_step(*args, **kwargs):
             # After DDP's all-reduce every process holds the global mean gradient: a process that
             # summed instead of averaging (or did not sync) shows here, though Adam would hide it.
-            grads = [p.grad.detach().float().pow(2).sum() for p in self.params if p.grad is not None]
+            # (sharded gradients, train.fsdp: gathered whole first, on every process)
+            grads = [full(p.grad.detach()).float().pow(2).sum() for p in self.params if p.grad is not None]
             self._grad_norm = float(torch.stack(grads).sum().sqrt())
             return optimizer_step(*args, **kwargs)
 
@@ -90,25 +91,32 @@ class ItemSeededDiT(DiTObjective):
         return {**logs, "grad/norm": self._grad_norm}
 
 
+def full(tensor: torch.Tensor) -> torch.Tensor:
+    """A DTensor shard -> the whole tensor (collective); other tensors as they are."""
+    from torch.distributed.tensor import DTensor
+
+    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
+
+
 def run_config(shards: str, *, max_steps: int, world_size: int, checkpointing: bool,
-               precision: str = "no") -> DiTTrainConfig:
+               precision: str = "no", fsdp: bool = False) -> DiTTrainConfig:
     return DiTTrainConfig(
         model=DiTModelSection(preset="tiny", overrides=dict(MICRO_DIT)),
         data=LatentDataSection(root=shards, batch_size=GLOBAL_BATCH // world_size, num_workers=0),
         optim=DiTOptimSection(lr=1e-3, eps=1e-8, weight_decay=0.01, warmup_steps=2, grad_clip=1e3),
         diffusion={"text_drop_prob": 0.0, "image_drop_prob": 0.0},
         train=RunSection(max_steps=max_steps, mixed_precision=precision, gradient_checkpointing=checkpointing, cpu=True,
-                         log_every=1, sample_every=0, save_every=2, keep_last=5),
+                         log_every=1, sample_every=0, save_every=2, keep_last=5, fsdp=fsdp),
         ema=EMASection(enabled=True, decay=0.5),
         logging=LoggingSection(progress_bar=False, tensorboard=False, num_samples=2),
     )
 
 
 def train(shards: str, run_dir: str, *, max_steps: int, world_size: int, resume: str | None = None,
-          checkpointing: bool = False, precision: str = "no") -> None:
+          checkpointing: bool = False, precision: str = "no", fsdp: bool = False) -> None:
     dataset = LatentShardDataset(shards)
     config = run_config(shards, max_steps=max_steps, world_size=world_size, checkpointing=checkpointing,
-                        precision=precision)
+                        precision=precision, fsdp=fsdp)
     Trainer(config, ItemSeededDiT(config, dataset.info), Indexed(dataset), run_dir=run_dir, resume=resume).fit()
 
 
@@ -120,14 +128,10 @@ def fsdp2_step(shards: str, *, steps: int = 2) -> dict[str, Any]:
     Not the trainer: accelerate 1.15 enables FSDP only on GPU backends (see docs/train-on-many-gpus.md).
     """
     import torch.distributed as dist
-    from torch.distributed.tensor import DTensor
 
     from reducio.data.extract import build_content_encoder, build_semantic_encoder
     from reducio.diffusion import make_objective
     from reducio.training.dit_objective import build_dit, diffusion_config
-
-    def full(tensor: torch.Tensor) -> torch.Tensor:  # a DTensor shard -> the whole tensor (collective)
-        return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
 
     distributed = dist.is_available() and dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
@@ -190,7 +194,7 @@ def main(jobs_file: str) -> None:
             continue
         train(job["shards"], job["run_dir"], max_steps=job["max_steps"], world_size=world_size,
               resume=job.get("resume"), checkpointing=job.get("checkpointing", False),
-              precision=job.get("precision", "no"))
+              precision=job.get("precision", "no"), fsdp=job.get("fsdp", False))
 
 
 if __name__ == "__main__":

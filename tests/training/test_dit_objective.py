@@ -228,3 +228,13 @@ def test_init_from_pixart_weights(tmp_path):
     # the config is still validated against the preset, and the objective knows every branch's input
     objective = DiTObjective(_config(tmp_path, model=section), {"latent_channels": 4, "text_dim": 16})
     assert objective.plan == {"text": "stored", "semantic": "patch-pixel", "content": "pooled-rgb"}
+
+
+def test_fsdp_in_one_process_names_the_launchers(shards, tmp_path):
+    from reducio.errors import ConfigError
+
+    config = _config(shards / "plain", train=RunSection(max_steps=1, mixed_precision="no",
+                                                        gradient_checkpointing=False, cpu=True, fsdp=True))
+    dataset = LatentShardDataset(shards / "plain")
+    with pytest.raises(ConfigError, match="train.fsdp=true needs several processes.*torchrun --nproc_per_node"):
+        Trainer(config, DiTObjective(config, dataset.info, vae=micro_vae()), dataset, run_dir=tmp_path).fit()

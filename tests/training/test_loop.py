@@ -138,3 +138,12 @@ def test_freezing_everything_is_refused(tmp_path):
     config = toy_config(model=VAEModelSection(preset="tiny", freeze=("encoder", "content", "decoder")))
     with pytest.raises(ConfigError, match="nothing left to train"):
         Trainer(config, VAEObjective(config, vae=ToyVAE()), SquaresDataset(length=8), run_dir=tmp_path).fit()
+
+
+def test_fsdp_for_an_objective_that_cannot_shard_is_refused(tmp_path):
+    from reducio.errors import ConfigError
+
+    config = toy_config()
+    config = config.replace(train=config.train.replace(fsdp=True))
+    with pytest.raises(ConfigError, match=r"train.fsdp=true: VAEObjective cannot shard.*train.fsdp=false"):
+        Trainer(config, VAEObjective(config, vae=ToyVAE()), SquaresDataset(length=8), run_dir=tmp_path).fit()

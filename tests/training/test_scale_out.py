@@ -135,3 +135,43 @@ def test_fsdp2_sharded_dit_steps_match_one_process(shards, tmp_path):
     assert sorted(sharded["weights"]) == sorted(plain["weights"])
     for name, value in plain["weights"].items():
         torch.testing.assert_close(sharded["weights"][name], value, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.slow
+@needs_torchrun
+def test_trainer_fsdp_matches_one_process_and_resumes_across_sharding(shards, tmp_path):
+    """`train.fsdp=true` in the shared loop: 2 sharded processes x 2 clips == 1 plain process x 4
+    at every step (loss, gradient norm, LR, whole weights and EMA in the checkpoints); a sharded
+    checkpoint resumes unsharded in 1 process and an unsharded one resumes sharded in 2; the
+    exported final/ is the whole model."""
+    from reducio.models.dit import ReducioDiT
+
+    one, fsdp = tmp_path / "one", tmp_path / "fsdp"
+    fsdp_then_one, one_then_fsdp = tmp_path / "fsdp-then-one", tmp_path / "one-then-fsdp"
+    worker.train(shards, str(one), max_steps=4, world_size=1)
+    torchrun([
+        {"shards": shards, "run_dir": str(fsdp), "max_steps": 4, "checkpointing": True, "fsdp": True},
+        {"shards": shards, "run_dir": str(one_then_fsdp), "max_steps": 4, "fsdp": True,
+         "resume": str(checkpoint(one, 2))},
+    ], tmp_path)
+    worker.train(shards, str(fsdp_then_one), max_steps=4, world_size=1, resume=str(checkpoint(fsdp, 2)))
+
+    reference = metrics(one)
+    assert_same_metrics(metrics(fsdp), reference)
+    for step in (2, 4):
+        assert_same_checkpoint(checkpoint(fsdp, step), checkpoint(one, step))
+    saved = torch.load(checkpoint(fsdp, 4) / "training.pt", weights_only=True)["optimizers"]["dit"]
+    plain = torch.load(checkpoint(one, 4) / "training.pt", weights_only=True)["optimizers"]["dit"]
+    assert sorted(saved["state"]) == sorted(plain["state"])          # torch's index-keyed layout
+    for index, entry in plain["state"].items():
+        torch.testing.assert_close(saved["state"][index]["exp_avg_sq"], entry["exp_avg_sq"], rtol=1e-3, atol=1e-9)
+    for resumed in (fsdp_then_one, one_then_fsdp):
+        assert_same_metrics(metrics(resumed), reference[2:])
+        assert_same_checkpoint(checkpoint(resumed, 4), checkpoint(one, 4))
+    exported = ReducioDiT.from_pretrained(fsdp / "final")
+    reference_export = ReducioDiT.from_pretrained(one / "final")
+    for (name, a), (_, b) in zip(exported.state_dict().items(), reference_export.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=2e-5, msg=lambda m: f"final/{name}: {m}")
+    config = json.loads((fsdp / "config.json").read_text())
+    assert config["train"]["fsdp"] is True and config["effective"]["dit_sharding"] == "FSDP2 over 2 processes"
+    assert json.loads((one / "config.json").read_text())["effective"]["dit_sharding"] == "replicated"

@@ -41,6 +41,10 @@ class RunSection(ConfigSection):
     sample_every: int = 1000  # release: image_logger batch_frequency 1000
     save_every: int = 500  # release: every_n_train_steps 500
     keep_last: int = 3
+    # Shard the trained transformer over the processes with torch's FSDP2 (one unit per block +
+    # the root) instead of replicating it with DDP: `reducio train dit` only, launched on several
+    # processes. Checkpoints stay unsharded (resume with any process count, sharded or not).
+    fsdp: bool = False
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 1, f"train.max_steps must be >= 1, got {self.max_steps}")

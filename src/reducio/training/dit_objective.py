@@ -210,6 +210,8 @@ class DiTObjective(Objective):
         encoders: prebuilt frozen encoders by condition name ("semantic", "content").
     """
 
+    supports_fsdp = True
+
     def __init__(self, config: DiTTrainConfig, info: dict[str, Any], *, dit: nn.Module | None = None,
                  vae: nn.Module | None = None, encoders: dict[str, nn.Module] | None = None) -> None:
         self.config = config
@@ -251,10 +253,22 @@ class DiTObjective(Objective):
                 self.encoders[name] = builders[name](spec, device=accelerator.device)
         for encoder in self.encoders.values():
             encoder.to(accelerator.device)
-        self.params = [p for p in dit.parameters() if p.requires_grad]
+        if cfg.train.fsdp:
+            # FSDP2: each process holds 1/N of every weight (training/fsdp.py); accelerate prepares
+            # only the optimizer, the sharded module does its own gradient reduce-scatter
+            from reducio.training.fsdp import shard_transformer
+
+            if accelerator.mixed_precision == "fp16":
+                raise ConfigError("train.fsdp=true with train.mixed_precision=fp16: the fp16 gradient scaler is "
+                                  "not tested on sharded gradients here; use train.mixed_precision=bf16 (or no)")
+            dit = shard_transformer(dit.to(accelerator.device), dit.blocks)
+        self.params = [p for p in dit.parameters() if p.requires_grad]   # after sharding: DTensors
         opt = torch.optim.AdamW(self.params, lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay,
                                 eps=optim.eps)
-        self.dit, self.opt = accelerator.prepare(dit, opt)
+        if cfg.train.fsdp:
+            self.dit, self.opt = dit, accelerator.prepare(opt)
+        else:
+            self.dit, self.opt = accelerator.prepare(dit, opt)
         # Stepped by us once per update; accelerate would step a prepared scheduler once per process.
         self._schedulers = {"dit": torch.optim.lr_scheduler.LambdaLR(self.opt.optimizer,
                                                                      WarmupConstant(optim.warmup_steps))}
@@ -274,8 +288,12 @@ class DiTObjective(Objective):
     def effective(self) -> dict[str, Any]:
         dit = self.accelerator.unwrap_model(self.dit)
         group = self.config.data.bucket_group or 1
+        from reducio.training.fsdp import is_sharded
+
         return {
             "dit_parameters": dit.num_parameters(),
+            "dit_sharding": f"FSDP2 over {self.accelerator.num_processes} processes" if is_sharded(dit)
+                            else "replicated",
             "dit_config": dit.config.to_dict(),
             "diffusion": self.diffusion_config.to_dict(),
             "conditions": {k: v or "unused" for k, v in self.plan.items()},
@@ -401,8 +419,13 @@ class DiTObjective(Objective):
             self._vae.to(self.accelerator.device).eval()
         return self._vae
 
-    def export(self, directory: Path) -> None:
-        self.accelerator.unwrap_model(self.dit).save_pretrained(directory)
+    def export(self, directory: Path, states: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
+        dit = self.accelerator.unwrap_model(self.dit)
+        if states is not None:  # sharded: an unsharded copy with the gathered weights
+            whole = type(dit)(dit.config)
+            whole.load_state_dict(states["dit"], strict=True)
+            dit = whole
+        dit.save_pretrained(directory)
 
 
 # --------------------------------------------------------------------------------------------

@@ -47,9 +47,10 @@ class EMA:
 
             raise CheckpointError(f"EMA state lacks {len(missing)} tensors (first: {missing[0]}); "
                                   "the checkpoint was written for another model")
-        for name, tensor in state.items():
-            if name in self.shadow:
-                self.shadow[name].copy_(tensor)
+        from reducio.training.fsdp import copy_full_into_sharded
+
+        # whole tensors from a checkpoint; a sharded (FSDP) shadow keeps its own shard of each
+        copy_full_into_sharded(self.shadow, {n: state[n] for n in self.shadow})
 
     @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:

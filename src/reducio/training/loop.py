@@ -14,6 +14,7 @@ import logging
 import math
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,14 @@ from reducio.training.checkpoint import (
 )
 from reducio.training.data import BatchStream, StreamPosition, first_items_batch
 from reducio.training.ema import EMA
+from reducio.training.fsdp import (
+    full_optimizer_state,
+    full_state_dict,
+    full_tensors,
+    is_sharded,
+    load_full_optimizer_state,
+    load_full_state_dict,
+)
 from reducio.training.logging import MetricsWriter, ProgressBar
 from reducio.training.objective import Objective
 from reducio.training.samples import write_samples
@@ -136,11 +145,15 @@ class Trainer:
     def _load(self, path: Path) -> int:
         acc = self.accelerator
         ckpt = read_checkpoint(path, rank=acc.process_index)
-        for name, model in self.objective.models().items():
+        models = {name: acc.unwrap_model(model) for name, model in self.objective.models().items()}
+        for name, model in models.items():
             if name not in ckpt["models"]:
                 raise CheckpointError(f"checkpoint {path} has no weights for model {name!r} "
                                       f"(it has {sorted(ckpt['models'])}); it was written by another task")
-            acc.unwrap_model(model).load_state_dict(ckpt["models"][name], strict=True)
+            if is_sharded(model):
+                load_full_state_dict(model, ckpt["models"][name])
+            else:
+                model.load_state_dict(ckpt["models"][name], strict=True)
         training = ckpt["training"]
         for kind, objects in (("optimizers", self.objective.optimizers()), ("schedulers", self.objective.schedulers())):
             saved = training[kind]
@@ -148,7 +161,11 @@ class Trainer:
                 raise CheckpointError(f"checkpoint {path} has {kind} {sorted(saved)}, this run has {sorted(objects)}; "
                                       "resume with the config the run was started with")
             for name, obj in objects.items():
-                obj.load_state_dict(saved[name])
+                owner = models.get(name) if kind == "optimizers" else None
+                if owner is not None and is_sharded(owner):
+                    load_full_optimizer_state(owner, getattr(obj, "optimizer", obj), saved[name])
+                else:
+                    obj.load_state_dict(saved[name])
         if acc.scaler is not None and training.get("scaler"):
             acc.scaler.load_state_dict(training["scaler"])
         self.objective.load_state_dict(training.get("objective", {}))
@@ -173,16 +190,28 @@ class Trainer:
         rank = acc.process_index
         objective = self.objective
 
+        # Whole tensors on every process: gathering a sharded (FSDP) model is a collective, so it
+        # happens here, on every process, before only the main one writes.
+        models = {name: acc.unwrap_model(model) for name, model in objective.models().items()}
+        sharded = any(is_sharded(model) for model in models.values())
+        weights = {name: full_state_dict(model) if is_sharded(model) else model.state_dict()
+                   for name, model in models.items()}
+        optimizers = {name: full_optimizer_state(models[name], getattr(opt, "optimizer", opt))
+                      if name in models and is_sharded(models[name]) else opt.state_dict()
+                      for name, opt in objective.optimizers().items()}
+        ema = None if self.ema is None else (full_tensors(self.ema.state_dict()) if sharded
+                                             else self.ema.state_dict())
+
         def write(tmp: Path, is_main: bool) -> None:
             write_torch(tmp / "rng" / f"rank{rank}.pt", capture_rng_state())
             if not is_main:
                 return
-            for name, model in objective.models().items():
-                write_safetensors(tmp / "models" / f"{name}.safetensors", acc.unwrap_model(model).state_dict())
-            if self.ema is not None:
-                write_safetensors(tmp / "ema.safetensors", self.ema.state_dict())
+            for name, state in weights.items():
+                write_safetensors(tmp / "models" / f"{name}.safetensors", state)
+            if ema is not None:
+                write_safetensors(tmp / "ema.safetensors", ema)
             write_torch(tmp / "training.pt", {
-                "optimizers": {n: o.state_dict() for n, o in objective.optimizers().items()},
+                "optimizers": optimizers,
                 "schedulers": {n: s.state_dict() for n, s in objective.schedulers().items()},
                 "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
                 "objective": objective.state_dict(),
@@ -238,6 +267,9 @@ class Trainer:
 
         sample_batch = first_items_batch(self.sample_dataset or self.train_dataset, cfg.logging.num_samples)
 
+        if getattr(run, "fsdp", False) and not self.objective.supports_fsdp:
+            raise ConfigError(f"train.fsdp=true: {type(self.objective).__name__} cannot shard its models "
+                              "(FSDP is for `reducio train dit`); set train.fsdp=false to train with DDP")
         seed_everything(run.seed)  # the same initial weights on every process
         self.objective.setup(acc)
         target = self.objective.ema_target()
@@ -366,12 +398,17 @@ class Trainer:
         acc = self.accelerator
         directory = self.run_dir / "final"
         acc.wait_for_everyone()
-        if acc.is_main_process:
-            target = self.objective.ema_target()
-            if self.ema is not None and target is not None:
-                with self.ema.swapped_into(target):
-                    self.objective.export(directory)
-            else:
+        target = self.objective.ema_target()
+        swap = self.ema.swapped_into(target) if self.ema is not None and target is not None else nullcontext()
+        models = {name: acc.unwrap_model(model) for name, model in self.objective.models().items()}
+        if any(is_sharded(model) for model in models.values()):
+            # every process swaps the EMA shards in and gathers; the main process writes the whole model
+            with swap:
+                states = {name: full_state_dict(model) for name, model in models.items()}
+            if acc.is_main_process:
+                self.objective.export(directory, states=states)
+        elif acc.is_main_process:
+            with swap:
                 self.objective.export(directory)
         acc.wait_for_everyone()
         return directory if directory.exists() else None

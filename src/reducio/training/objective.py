@@ -42,6 +42,8 @@ class Objective(abc.ABC):
 
     #: Passed to DistributedDataParallel (the VAE's 2D encoder computes outputs it never uses).
     find_unused_parameters: bool = False
+    #: Whether `setup` shards its models itself under `train.fsdp` (and `export` takes `states`).
+    supports_fsdp: bool = False
 
     @abc.abstractmethod
     def setup(self, accelerator) -> None: ...
@@ -66,8 +68,11 @@ class Objective(abc.ABC):
     def sample(self, batch: Any, step: int) -> Samples:
         return Samples()
 
-    def export(self, directory: Path) -> None:
-        """Save the trained model for `from_pretrained` (the trainer swaps EMA weights in first)."""
+    def export(self, directory: Path, states: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
+        """Save the trained model for `from_pretrained` (the trainer swaps EMA weights in first).
+
+        `states`: when the models are sharded (`train.fsdp`), their whole weights by model name,
+        gathered by the trainer; write those instead of the sharded modules."""
 
     def effective(self) -> dict[str, Any]:
         """What actually runs when it differs from the config (recorded in config.json)."""
