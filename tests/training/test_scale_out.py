@@ -5,7 +5,8 @@
   a bf16 2 x 2 step stays within bf16 rounding of the fp32 one.
 - A checkpoint written by 2 processes resumes in 1 and one written by 1 resumes in 2, continuing
   like the uninterrupted run.
-- FSDP2 (`torch.distributed.fsdp.fully_shard`) of the DiT on 2 gloo processes: the same steps.
+- FSDP2 (`torch.distributed.fsdp.fully_shard`) of the DiT on 2 gloo processes: the same steps, as a
+  raw step and through the trainer (`train.fsdp`), with resume across sharding both ways.
 
 How noise is made comparable across process counts: tests/training/scale_out_worker.py.
 """
