@@ -106,3 +106,19 @@ def test_bad_vae_benchmark_arguments_fail_before_any_model_runs():
         run_vae_benchmark(models=("reducio-tiny",), size=100)
     with pytest.raises(ConfigError, match="fp32, bf16, fp16"):
         run_vae_benchmark(models=("reducio-tiny",), size=64, dtype="fp64")
+
+
+def test_reducio_model_key_takes_config_overrides():
+    """`reducio-<preset>@field=value`: a narrower decoder counts fewer decode FLOPs for the same
+    latent; the encoder side is unchanged; a malformed override names the form."""
+    from reducio.bench.isolate import BenchmarkError
+    from reducio.bench.vae import count_vae_flops, reducio_config
+
+    assert reducio_config("reducio-tiny@decoder_channels=64,window_size=16").decoder_channels == 64
+    base = count_vae_flops("reducio-tiny", 64, 16)
+    wide = count_vae_flops("reducio-tiny@decoder_channels=64", 64, 16)
+    assert wide["latent_shape"] == base["latent_shape"]
+    assert (wide["encode"], wide["content"]) == (base["encode"], base["content"])
+    assert 2.5 * base["decode"] < wide["decode"] < 4.5 * base["decode"]   # convolutions ~ width^2
+    with pytest.raises(BenchmarkError, match="field=value pairs.*reducio-ft4-1024@decoder_channels=64"):
+        reducio_config("reducio-tiny@decoder_channels")

@@ -32,12 +32,34 @@ TILE_SIZE = 320                   # ft4-1024: tile_sample_min_size 256 * (1 + 0.
 DEFAULT_MODELS = ("reducio-ft4", *PEERS)
 
 
+def reducio_config(key: str):
+    """The VAEConfig of a model key `reducio-<preset>[@field=value,...]`: a preset, optionally with
+    fields replaced (e.g. `reducio-ft4-1024@decoder_channels=64`: a narrower decoder)."""
+    import json
+
+    from reducio.models.vae import VAEConfig
+
+    name, _, changes = key.removeprefix(REDUCIO_PREFIX).partition("@")
+    config = VAEConfig.preset(name)
+    if not changes:
+        return config
+    overrides = {}
+    for item in changes.split(","):
+        field_name, sep, value = item.partition("=")
+        if not sep:
+            raise BenchmarkError(f"{key!r}: overrides after '@' are field=value pairs separated by commas, "
+                                 f"e.g. reducio-ft4-1024@decoder_channels=64; got {item!r}")
+        try:
+            overrides[field_name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[field_name] = value
+    return VAEConfig.from_dict({**config.to_dict(), **overrides})
+
+
 def frames_for(key: str, requested: int) -> int:
     """Frames the model takes for a clip of `requested` frames."""
     if key.startswith(REDUCIO_PREFIX):
-        from reducio.models.vae import VAEConfig
-
-        window = VAEConfig.preset(key.removeprefix(REDUCIO_PREFIX)).frames
+        window = reducio_config(key).frames
         return max(window, requested // window * window)
     if key not in PEERS:
         raise BenchmarkError(f"unknown VAE {key!r}; valid: reducio-<preset> "
@@ -79,9 +101,9 @@ def latent_stats(latent_shape: tuple[int, ...], frames: int, height: int, width:
 def _reducio(key: str, dtype: torch.dtype, device: torch.device, tiling: bool | None):
     """Random-weight Reducio-VAE of a preset; tiling None keeps the preset's own setting (ft4-1024:
     on, the release's 1024 px path), True / False force it."""
-    from reducio.models.vae import ReducioVAE, VAEConfig
+    from reducio.models.vae import ReducioVAE
 
-    config = VAEConfig.preset(key.removeprefix(REDUCIO_PREFIX))
+    config = reducio_config(key)
     with torch.device(device):
         vae = ReducioVAE(config)
     vae = vae.to(dtype=dtype).eval()
@@ -185,7 +207,8 @@ def flops_table(models: tuple[str, ...], size: int, frames: int = 16) -> dict:
     rows = []
     for key in models:
         used = frames_for(key, frames)
-        flops = count_vae_flops(key, size, frames, tiled=key.endswith("-1024"))
+        tiled = key.startswith(REDUCIO_PREFIX) and reducio_config(key).use_tiling
+        flops = count_vae_flops(key, size, frames, tiled=tiled)
         extra = 3 * size * size if key.startswith(REDUCIO_PREFIX) else 0
         rows.append({"model": key, "frames": used, "size": size, "flops": flops,
                      "latent": latent_stats(tuple(flops["latent_shape"]), used, size, size,

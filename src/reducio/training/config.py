@@ -91,6 +91,11 @@ class VAEModelSection(ConfigSection):
     # Parameter-name prefixes kept fixed, e.g. ["encoder_3d", "quant_conv"]: a decoder-only
     # fine-tune that leaves the motion latents (and any DiT trained on them) unchanged.
     freeze: tuple[str, ...] = ()
+    # With `init`: take only the parameters under these prefixes from the init weights; the
+    # architecture is the init's config with `overrides` applied, the rest starts fresh. E.g. a
+    # narrower (faster) decoder on a released encoder: overrides {decoder_channels: 64},
+    # init_only [encoder_3d, quant_conv, encoder_2d], freeze the same (docs/train-vae.md).
+    init_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

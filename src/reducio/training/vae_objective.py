@@ -35,24 +35,35 @@ from reducio.training.vae_losses import (
 logger = logging.getLogger(__name__)
 
 
-def freeze_parameters(model: nn.Module, prefixes) -> None:
-    """Turn off gradients of the parameters whose names start with one of `prefixes` (whole name
-    components: "decoder" matches "decoder.conv_in.weight", not "decoder_2d.x")."""
-    if not prefixes:
-        return
+def matching_names(names, prefixes, option: str, model: nn.Module) -> list[str]:
+    """The names (parameter / state_dict keys) under one of `prefixes`, whole dotted components
+    ("decoder" matches "decoder.conv_in.weight", not "decoder_2d.x"). A prefix that matches
+    nothing is an error naming `option` and the model's top-level modules."""
+    names = list(names)
     prefixes = [q.rstrip(".") for q in prefixes]
-    named = list(model.named_parameters())
-    tops = sorted({n.split(".")[0] for n, _ in named})
+    tops = sorted({n.split(".")[0] for n in names})
 
     def matches(name: str, prefix: str) -> bool:
         return name == prefix or name.startswith(prefix + ".")
 
     for prefix in prefixes:
-        if not any(matches(n, prefix) for n, _ in named):
-            raise ConfigError(f"model.freeze: {prefix!r} matches no parameter of {type(model).__name__}; "
+        if not any(matches(n, prefix) for n in names):
+            raise ConfigError(f"{option}: {prefix!r} matches no parameter of {type(model).__name__}; "
                               f"top-level modules are {tops} (use a dotted prefix such as 'encoder_3d')")
+    return [n for n in names if any(matches(n, q) for q in prefixes)]
+
+
+def freeze_parameters(model: nn.Module, prefixes) -> None:
+    """Turn off gradients of the parameters whose names start with one of `prefixes` (whole name
+    components, `matching_names`)."""
+    if not prefixes:
+        return
+    prefixes = [q.rstrip(".") for q in prefixes]
+    named = list(model.named_parameters())
+    tops = sorted({n.split(".")[0] for n, _ in named})
+    frozen = set(matching_names((n for n, _ in named), prefixes, "model.freeze", model))
     for name, p in named:
-        if any(matches(name, q) for q in prefixes):
+        if name in frozen:
             p.requires_grad_(False)
     trained = sum(p.numel() for _, p in named if p.requires_grad)
     if trained == 0:

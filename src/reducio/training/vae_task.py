@@ -19,7 +19,12 @@ def build_vae(section: VAEModelSection) -> nn.Module:
     """A ReducioVAE from a preset (+ overrides), or from released / saved weights with `init`."""
     from reducio.models.vae import ReducioVAE, VAEConfig
 
+    if section.init_only and not section.init:
+        raise ConfigError(f"model.init_only {list(section.init_only)} takes parameters from model.init, which is "
+                          "not set; pass --set model.init=WEIGHTS (or drop model.init_only)")
     if section.init:
+        if section.init_only:
+            return _partly_initialised(section)
         if section.overrides:
             logger.warning("model.init is set: the architecture comes from %s and model.overrides %s are ignored",
                            section.init, sorted(section.overrides))
@@ -28,6 +33,29 @@ def build_vae(section: VAEModelSection) -> nn.Module:
     base = VAEConfig.preset(section.preset)
     config = VAEConfig.from_dict({**base.to_dict(), **section.overrides}) if section.overrides else base
     return ReducioVAE(config)
+
+
+def _partly_initialised(section: VAEModelSection) -> nn.Module:
+    """model.init_only: the init's architecture with model.overrides, and only the parameters under
+    the init_only prefixes copied from the init weights (their shapes must be unchanged)."""
+    from reducio.models.vae import ReducioVAE, VAEConfig
+    from reducio.training.vae_objective import matching_names
+
+    source = ReducioVAE.from_pretrained(section.init)
+    config = VAEConfig.from_dict({**source.config.to_dict(), **section.overrides})
+    vae = ReducioVAE(config)
+    theirs, ours = source.state_dict(), vae.state_dict()
+    names = matching_names(ours, section.init_only, "model.init_only", vae)
+    wrong = [f"{n} {tuple(theirs[n].shape) if n in theirs else 'missing'} -> {tuple(ours[n].shape)}"
+             for n in names if n not in theirs or theirs[n].shape != ours[n].shape]
+    if wrong:
+        raise ConfigError(f"model.init_only: {len(wrong)} tensors of {section.init} do not fit the new architecture "
+                          f"(first: {wrong[0]}); model.overrides {dict(section.overrides)} changed a module "
+                          "listed in init_only: copy only modules the overrides leave unchanged")
+    vae.load_state_dict({n: theirs[n] for n in names}, strict=False)
+    logger.info("model.init_only %s: %d tensors from %s, %d freshly initialised", list(section.init_only),
+                len(names), section.init, len(ours) - len(names))
+    return vae
 
 
 def load_lpips(path: str | None, backbone: str | None = None) -> nn.Module | None:
