@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -125,3 +126,23 @@ def test_train_stage1_cli_on_shards(tmp_path, capsys, monkeypatch):
     generator = ReducioStage1Generator.from_pretrained(run / "final")
     assert generator.config.image_size == 32 and generator.config.dit.depth == 1
     assert (run / "samples/step-00000002.png").is_file()
+
+
+def test_fine_tuning_applies_model_diffusion_and_keeps_the_objective(tmp_path):
+    """With model.init, model.diffusion changes how training noises (here: logit-normal timesteps)
+    instead of being ignored; changing the objective itself is refused."""
+    from reducio.errors import ConfigError
+    from reducio.pipelines.stage1 import ReducioStage1Generator, Stage1Config
+    from reducio.training.stage1_objective import fine_tune_diffusion
+
+    config = Stage1Config.preset("tiny-image")
+    tuned = fine_tune_diffusion(config, {"timestep_sampling": "logit_normal", "logit_normal_mean": 0.8}, "w")
+    assert tuned.diffusion.timestep_sampling == "logit_normal" and tuned.diffusion.logit_normal_mean == 0.8
+    assert tuned.diffusion.objective == config.diffusion.objective and tuned.dit == config.dit
+    assert fine_tune_diffusion(config, {}, "w") is config
+    model = ReducioStage1Generator(config)
+    model.config = tuned
+    assert model.objective.config.timestep_sampling == "logit_normal"
+    other = "epsilon" if config.diffusion.objective != "epsilon" else "flow"
+    with pytest.raises(ConfigError, match=f"objective='{other}' but w was trained with .*keeps the objective"):
+        fine_tune_diffusion(config, {"objective": other}, "w")

@@ -92,6 +92,24 @@ def stage1_config(section: Stage1ModelSection):
     return base.replace(dit=dit, diffusion=diffusion, **section.overrides)
 
 
+def fine_tune_diffusion(config, changes: dict[str, Any], init: str):
+    """The loaded generator's config with `model.diffusion` applied: how training noises (timestep
+    sampling, condition dropout) may change when fine-tuning; the objective itself may not."""
+    from reducio.diffusion import DiffusionConfig
+
+    if not changes:
+        return config
+    current = config.diffusion.to_dict()
+    if changes.get("objective", current["objective"]) != current["objective"]:
+        raise ConfigError(f"model.diffusion.objective={changes['objective']!r} but {init} was trained with "
+                          f"{current['objective']!r}: a fine-tune keeps the objective; drop the override "
+                          "or train from scratch (model.init=null)")
+    changed = {k: v for k, v in changes.items() if current.get(k) != v}
+    if changed:
+        logger.info("model.diffusion on top of %s: %s", init, changed)
+    return config.replace(diffusion=DiffusionConfig.from_dict({**current, **changes}))
+
+
 class ContentFrameDataset(Dataset):
     """Shapes-world content frames: {"image": (3, S, S) in [-1, 1], "caption": str, "index": int}."""
 
@@ -149,6 +167,7 @@ class Stage1Objective(Objective):
         elif cfg.model.init:
             logger.info("initialising the stage-1 generator from %s", cfg.model.init)
             model = ReducioStage1Generator.from_pretrained(cfg.model.init)
+            model.config = fine_tune_diffusion(model.config, cfg.model.diffusion, cfg.model.init)
         else:
             model = ReducioStage1Generator(stage1_config(cfg.model))
         if cfg.train.gradient_checkpointing:
