@@ -190,8 +190,8 @@ class Trainer:
         rank = acc.process_index
         objective = self.objective
 
-        # Whole tensors on every process: gathering a sharded (FSDP) model is a collective, so it
-        # happens here, on every process, before only the main one writes.
+        # Gathering a sharded (FSDP) model is a collective: it happens here, on every process; the
+        # whole tensors land on the main process, which alone writes them.
         models = {name: acc.unwrap_model(model) for name, model in objective.models().items()}
         sharded = any(is_sharded(model) for model in models.values())
         weights = {name: full_state_dict(model) if is_sharded(model) else model.state_dict()
