@@ -41,11 +41,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=80)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sampler", default=None, help="e.g. euler-stochastic (default: the model's own)")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     gen = ReducioStage1Generator.from_pretrained(args.stage1).eval()
     gen.set_text_encoder(load_text_encoder("minilm"))
+    if args.sampler is not None:
+        gen.config = gen.config.replace(sampler=args.sampler)
     captions = [make_clip(i, args.split, 64, 16).caption for i in range(args.count)]
     evaluator = ShapesEvaluator()
     with torch.no_grad():
