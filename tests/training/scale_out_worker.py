@@ -38,6 +38,7 @@ from reducio.training.dit_objective import (  # noqa: E402
     DiTTrainConfig,
     LatentDataSection,
 )
+from reducio.training.fsdp import whole_tensor as full  # noqa: E402
 from reducio.training.loop import Trainer  # noqa: E402
 
 GLOBAL_BATCH = 4
@@ -89,13 +90,6 @@ class ItemSeededDiT(DiTObjective):
         self._indices, self._step = batch["index"].tolist(), step
         logs = super().training_step(batch, step)
         return {**logs, "grad/norm": self._grad_norm}
-
-
-def full(tensor: torch.Tensor) -> torch.Tensor:
-    """A DTensor shard -> the whole tensor (collective); other tensors as they are."""
-    from torch.distributed.tensor import DTensor
-
-    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
 
 
 def run_config(shards: str, *, max_steps: int, world_size: int, checkpointing: bool,

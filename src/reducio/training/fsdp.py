@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reducio.errors import ConfigError
+from reducio.errors import CheckpointError, ConfigError
 
 
 def is_sharded(module: nn.Module) -> bool:
@@ -47,7 +47,8 @@ def shard_transformer(model: nn.Module, blocks: nn.ModuleList) -> nn.Module:
     return model
 
 
-def _full(tensor: torch.Tensor) -> torch.Tensor:
+def whole_tensor(tensor: torch.Tensor) -> torch.Tensor:
+    """A DTensor shard gathered to the whole tensor (collective); any other tensor as it is."""
     from torch.distributed.tensor import DTensor
 
     return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
@@ -65,7 +66,7 @@ def full_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     main = _is_main()
     whole = {}
     for name, value in state.items():
-        value = _full(value).detach()
+        value = whole_tensor(value).detach()
         if main:
             whole[name] = value.cpu()
     return whole
@@ -111,7 +112,7 @@ def full_optimizer_state(module: nn.Module, optimizer: torch.optim.Optimizer) ->
         return {}   # with cpu_offload only the main process receives the gathered state
     order = _fqn_order(optimizer, {id(p): n for n, p in module.named_parameters()})
     index = {name: i for i, name in enumerate(order)}
-    state = {index[name]: {k: _full(v).detach().cpu() if isinstance(v, torch.Tensor) else v
+    state = {index[name]: {k: whole_tensor(v).detach().cpu() if isinstance(v, torch.Tensor) else v
                            for k, v in entry.items()}
              for name, entry in by_name["state"].items()}
     groups = [{**group, "params": [index[name] for name in group["params"]]}
@@ -127,7 +128,7 @@ def load_full_optimizer_state(module: nn.Module, optimizer: torch.optim.Optimize
     order = _fqn_order(optimizer, {id(p): n for n, p in module.named_parameters()})
     saved = [i for group in state["param_groups"] for i in group["params"]]
     if len(saved) != len(order):
-        raise ConfigError(f"the checkpoint's optimizer holds {len(saved)} parameters, this model trains "
+        raise CheckpointError(f"the checkpoint's optimizer holds {len(saved)} parameters, this model trains "
                           f"{len(order)}; resume with the config the run was started with")
     by_name = {"state": {order[i]: entry for i, entry in state["state"].items()},
                "param_groups": [{**group, "params": [order[i] for i in group["params"]]}
