@@ -147,9 +147,9 @@ def test_e2e_full_path_at_miniature_widths_with_decode_options():
 
     spec = dict(MINI_FULL, stage1_guidance_scale=1.0)   # stage 1 without CFG (LCM-style)
     result = measure_e2e(spec=spec, device="cpu", dtype="fp32", warmup=0, threads=1,
-                         vae_tiling="off", channels_last=True, extra_steps=(1,), offload=True)
+                         vae_tiling="off", channels_last=True, extra_steps=(1,), offload="pinned")
     assert result["output_shape"] == [1, 3, 16, 64, 64]
-    assert result["offload"] is True
+    assert result["offload"] == "pinned"
     assert set(result["timing"]["stages_s"]) == set(STAGES)
     assert result["vae_tiled"] is False and result["channels_last"] is True
     assert list(result["extra_steps"]) == ["1"]
@@ -158,7 +158,7 @@ def test_e2e_full_path_at_miniature_widths_with_decode_options():
                               "torch": "x"}}
     table = e2e_tables(record)
     assert "untiled VAE decode (not parity-exact)" in table and "per DiT step count" in table
-    assert "model CPU offload" in table
+    assert "model CPU offload (pinned CPU copies, no copy back)" in table
 
 
 def test_decode_benchmark_variants_agree_and_bad_variant_is_named():

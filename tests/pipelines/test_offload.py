@@ -103,3 +103,41 @@ def test_a_diffusers_stage1_uses_diffusers_offload_and_to_removes_its_hooks(pipe
     assert calls == [("offload", "cpu")] and pipe._offload is not None
     t2v.to("cpu")
     assert calls[1:] == [("remove_all_hooks",), ("to", "cpu")] and pipe._offload is None
+
+
+class _WithBuffer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+        self.register_buffer("scale", torch.tensor([2.0, 3.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) * self.scale
+
+
+def test_keep_cpu_copy_drops_the_device_copy_instead_of_copying_back():
+    module = _WithBuffer()
+    x = torch.randn(4, 3)
+    reference = module(x)
+    before = {name: t.data_ptr() for name, t in [*module.named_parameters(), *module.named_buffers()]}
+    offload = ModelCPUOffload("meta", keep_cpu_copy=True)   # "meta": a device that holds no data
+    offload.load(module)
+    assert all(t.device.type == "meta" for t in [*module.parameters(), *module.buffers()])
+    assert isinstance(module.linear.weight, nn.Parameter)   # still a parameter, only its data moved
+    offload.release()
+    after = {name: t.data_ptr() for name, t in [*module.named_parameters(), *module.named_buffers()]}
+    assert after == before                                  # the same CPU storage: nothing copied back
+    assert torch.equal(module(x), reference)
+    offload.load(module)                                    # and again, from the kept copies
+    offload.release()
+    assert torch.equal(module(x), reference)
+
+
+def test_image_to_video_offload_with_kept_cpu_copies_gives_identical_output(make_pipe, image):
+    pipe = make_pipe("flow")
+    reference = pipe(image, PROMPT, generator=torch.Generator().manual_seed(0))
+    pipe.enable_model_cpu_offload("cpu", keep_cpu_copy=True)
+    for _ in range(2):
+        out = pipe(image, PROMPT, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(out.frames, reference.frames)
+    assert pipe._offload.keep_cpu_copy and pipe._offload.resident == ()

@@ -113,7 +113,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
                 compile: str | bool = "none", threads: int | None = None, seed: int = 0,
                 vae_tiling: str = "preset", channels_last: bool = False,
                 compile_mode: str | None = None, extra_steps: tuple[int, ...] = (),
-                offload: bool = False) -> dict:
+                offload: bool | str = False) -> dict:
     """Build everything, generate `warmup` untimed videos, then one timed (own process on CPU),
     then one timed per entry of `extra_steps` (same models, same compiled graphs).
 
@@ -121,12 +121,18 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     not parity-exact). channels_last: the VAE decoder's 3D convolutions in NDHWC. compile_mode:
     torch.compile mode for the DiT ("reduce-overhead" = CUDA graphs). offload: model CPU offload
     (pipelines/offload.py): every model in CPU memory, each stage's on the device only while it
-    runs; the peak memory then is one stage's weights plus activations."""
+    runs; the peak memory then is one stage's weights plus activations. offload="pinned": the same
+    with pinned CPU copies kept and no copy back (ModelCPUOffload(keep_cpu_copy=True));
+    True / "copy": copied both ways."""
     from reducio.bench.dit import build_dit
     from reducio.bench.vae import _reducio
     from reducio.models.dit import DiTConfig
 
     set_threads(threads)
+    offload = {True: "copy", False: None, "none": None}.get(offload, offload)
+    if offload not in (None, "copy", "pinned"):
+        raise BenchmarkError(f"offload must be 'copy', 'pinned' or off, got {offload!r}")
+    keep_cpu_copy = offload == "pinned"
     spec = E2ESpec(**spec)
     dev, torch_dtype = resolve_device(device), parse_dtype(dtype)
     dit_config = DiTConfig.preset(spec.dit_preset)
@@ -157,8 +163,8 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
         if offload:
             from reducio.pipelines.offload import ModelCPUOffload
 
-            offloader = ModelCPUOffload(dev)
-            i2v.enable_model_cpu_offload(dev)
+            offloader = ModelCPUOffload(dev, keep_cpu_copy=keep_cpu_copy)
+            i2v.enable_model_cpu_offload(dev, keep_cpu_copy=keep_cpu_copy)
             t5.to("cpu")
             stage1.transformer.to("cpu")
             stage1.vae.to("cpu")
@@ -196,7 +202,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
         t2v = _tiny_pipeline(spec, vae, dit, dev, torch_dtype)
         t2v.set_progress_bar_config(disable=True)
         if offload:
-            t2v.enable_model_cpu_offload(dev)
+            t2v.enable_model_cpu_offload(dev, keep_cpu_copy=keep_cpu_copy)
         pipe_i2v = t2v.image_pipeline
 
         def generate(timer: StageTimer, steps: int):
@@ -262,7 +268,8 @@ def _decode_label(r: dict) -> str:
     if r.get("compile_mode"):
         parts.append(f"compile mode {r['compile_mode']}")
     if r.get("offload"):
-        parts.append("model CPU offload")
+        parts.append("model CPU offload" + (" (pinned CPU copies, no copy back)"
+                                            if r["offload"] == "pinned" else ""))
     return "".join(", " + p for p in parts)
 
 
@@ -282,7 +289,7 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                       warmup: int = 1, isolated: bool | None = None, threads: int | None = None,
                       seed: int = 0, vae_tiling: str = "preset", channels_last: bool = False,
                       compile_mode: str | None = None, extra_steps: tuple[int, ...] = (),
-                      offload: bool = False, progress=print) -> dict:
+                      offload: bool | str = False, progress=print) -> dict:
     """One timed generation (after `warmup` untimed ones); returns the JSON record."""
     from reducio.bench.env import environment
     from reducio.bench.isolate import run_measurement

@@ -91,9 +91,10 @@ def _args_e2e(p: argparse.ArgumentParser) -> None:
                         "parity-exact); off: whole-frame decode, fewer FLOPs, not parity-exact")
     p.add_argument("--channels-last", action="store_true",
                    help="run the VAE decoder's 3D convolutions channels-last (NDHWC)")
-    p.add_argument("--offload", action="store_true",
+    p.add_argument("--offload", nargs="?", const="copy", default=None, choices=("copy", "pinned"),
                    help="model CPU offload: each stage's models on the device only while it runs "
-                        "(the memory a smaller GPU needs)")
+                        "(the memory a smaller GPU needs); 'pinned': keep pinned CPU copies and "
+                        "drop the device copy instead of copying it back")
     p.add_argument("--compile-mode", default=None,
                    choices=("default", "reduce-overhead", "max-autotune",
                             "max-autotune-no-cudagraphs"),
@@ -214,7 +215,7 @@ def _run_e2e(args, device: str, dtype: str):
     steps = args.steps or [None]
     record = run_e2e_benchmark(scale=scale, device=device, dtype=args.dtype, steps=steps[0],
                                extra_steps=tuple(steps[1:]), vae_tiling=args.vae_tiling,
-                               channels_last=args.channels_last, offload=args.offload,
+                               channels_last=args.channels_last, offload=args.offload or False,
                                compile_mode=None if args.compile_mode == "default" else args.compile_mode,
                                stage1_steps=args.stage1_steps,
                                stage1_guidance=args.stage1_guidance, frames=args.frames,

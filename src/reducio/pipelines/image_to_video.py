@@ -131,13 +131,16 @@ class ReducioImageToVideoPipeline:
                 module.to(device=device, dtype=dtype)
         return self
 
-    def enable_model_cpu_offload(self, device: torch.device | str = "cuda") -> ReducioImageToVideoPipeline:
+    def enable_model_cpu_offload(self, device: torch.device | str = "cuda", *,
+                                 keep_cpu_copy: bool = False) -> ReducioImageToVideoPipeline:
         """Keep every model in CPU memory and move each to `device` only for its stage.
 
         Text encoder, image encoders, DiT and VAE take turns on the GPU (pipelines/offload.py);
         outputs are the same as without offload. `pipe.to(device)` turns it off again.
+        keep_cpu_copy=True: pinned CPU copies stay and a model leaving the GPU is dropped there,
+        not copied back (no device-to-host copies; weights read-only while offloaded).
         """
-        offload = ModelCPUOffload(check_offload_device(device))
+        offload = ModelCPUOffload(check_offload_device(device), keep_cpu_copy=keep_cpu_copy)
         self.to("cpu")
         self._offload = offload
         return self

@@ -198,10 +198,12 @@ class ReducioTextToVideoPipeline:
         self.stage1.to(device=device, dtype=dtype)
         return self
 
-    def enable_model_cpu_offload(self, device: torch.device | str = "cuda") -> ReducioTextToVideoPipeline:
+    def enable_model_cpu_offload(self, device: torch.device | str = "cuda", *,
+                                 keep_cpu_copy: bool = False) -> ReducioTextToVideoPipeline:
         """Every model in CPU memory, each moved to `device` only for its stage (stage 1 included:
-        a diffusers text-to-image pipeline through its own `enable_model_cpu_offload`)."""
-        self.image_pipeline.enable_model_cpu_offload(device)
+        a diffusers text-to-image pipeline through its own `enable_model_cpu_offload`).
+        keep_cpu_copy: see ReducioImageToVideoPipeline.enable_model_cpu_offload."""
+        self.image_pipeline.enable_model_cpu_offload(device, keep_cpu_copy=keep_cpu_copy)
         if isinstance(self.stage1, DiffusersImageGenerator):
             self.stage1.enable_model_cpu_offload(device)
         else:
