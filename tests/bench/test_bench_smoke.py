@@ -202,3 +202,12 @@ def test_vae_benchmark_in_process_failure_is_recorded_and_the_rest_run(monkeypat
     (failure,) = record["failures"]
     assert failure["model"] == "wan-2.1" and failure["kind"] == "OutOfMemoryError"
     assert "FAILED: wan-2.1 (OutOfMemoryError): CUDA out of memory" in vae_bench.vae_tables(record)
+
+
+def test_e2e_offload_mode_is_named_and_checked():
+    from reducio.bench.e2e import offload_mode
+    from reducio.bench.isolate import BenchmarkError
+
+    assert [offload_mode(v) for v in (False, None, True, "copy", "pinned")] == [None, None, "copy", "copy", "pinned"]
+    with pytest.raises(BenchmarkError, match="offload must be 'copy', 'pinned' or off, got 'pin'"):
+        offload_mode("pin")

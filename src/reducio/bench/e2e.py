@@ -109,6 +109,14 @@ def _instrument(timer: StageTimer, i2v) -> None:
     timer.wrap(i2v.vae, "decode", "vae_decode")
 
 
+def offload_mode(offload: bool | str | None) -> str | None:
+    """None (off), "copy" (True) or "pinned"; anything else is refused by name."""
+    mode = {True: "copy", False: None, "none": None}.get(offload, offload)
+    if mode not in (None, "copy", "pinned"):
+        raise BenchmarkError(f"offload must be 'copy', 'pinned' or off, got {offload!r}")
+    return mode
+
+
 def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup: int = 1,
                 compile: str | bool = "none", threads: int | None = None, seed: int = 0,
                 vae_tiling: str = "preset", channels_last: bool = False,
@@ -129,9 +137,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     from reducio.models.dit import DiTConfig
 
     set_threads(threads)
-    offload = {True: "copy", False: None, "none": None}.get(offload, offload)
-    if offload not in (None, "copy", "pinned"):
-        raise BenchmarkError(f"offload must be 'copy', 'pinned' or off, got {offload!r}")
+    offload = offload_mode(offload)
     keep_cpu_copy = offload == "pinned"
     spec = E2ESpec(**spec)
     dev, torch_dtype = resolve_device(device), parse_dtype(dtype)
@@ -296,6 +302,7 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
 
     dev = resolve_device(device)
     cpu = dev.type == "cpu"
+    offload = offload_mode(offload)
     if spec is None:
         scale = scale or ("tiny" if cpu else "full")
         if scale not in E2E_SPECS:
