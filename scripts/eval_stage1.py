@@ -56,7 +56,7 @@ def main() -> None:
             for sigma in args.sigmas:
                 t = torch.full((len(clips),), sigma * gen.objective.config.num_train_timesteps)
                 noisy = gen.objective.add_noise(x0, torch.randn_like(x0), t)
-                prediction = gen.dit(noisy, t, text=text.tokens, text_mask=text.mask)
+                prediction = gen.denoise(noisy, t, text=text.tokens, text_mask=text.mask)
                 error = ((gen.objective.predict_x0(noisy, prediction, t) - x0) ** 2).mean().item()
                 print(f"  sigma {sigma:.3f}: {error:.4f}")
         evaluator = ShapesEvaluator()

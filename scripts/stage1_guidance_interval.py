@@ -62,7 +62,7 @@ def main() -> None:
             for t in scheduler.timesteps:
                 sigma = float(t) / gen.objective.config.num_train_timesteps
                 model_input = scale_model_input(scheduler, latent, t)
-                prediction = guided_prediction(gen.dit, model_input, t, text=text.tokens, text_mask=text.mask,
+                prediction = guided_prediction(gen.denoise, model_input, t, text=text.tokens, text_mask=text.mask,
                                                text_scale=scale if lo <= sigma <= hi else 1.0)
                 prediction = gen.objective.scheduler_prediction(prediction, model_input, t)
                 latent = scheduler.step(prediction.float(), t, latent, generator=generator).prev_sample

@@ -106,3 +106,41 @@ def test_training_loss_falls_on_a_fixed_batch(text_encoder):
     with torch.no_grad():
         after = sum(loss_at(s).item() for s in range(4))
     assert after < 0.8 * before  # 0.60 measured
+
+
+def test_refiner_starts_as_identity_and_round_trips(stage1, text_encoder, tmp_path):
+    """add_refiner keeps a trained model's output (zero-initialised last conv); once its weights
+    move it changes the prediction, and save/load keeps it (config and weights)."""
+    stage1.set_text_encoder(text_encoder)
+    x, t = torch.randn(2, 3, 1, 64, 64), torch.tensor([300.0, 900.0])
+    tokens = text_encoder.encode([PROMPT, PROMPT]).tokens
+    with torch.no_grad():
+        before = stage1.denoise(x, t, text=tokens)
+        stage1.add_refiner(width=8, depth=3)
+        assert stage1.config.refiner_width == 8 and stage1.config.refiner_depth == 3
+        assert torch.equal(stage1.denoise(x, t, text=tokens), before)
+        torch.nn.init.normal_(stage1.refiner.net[-1].weight, std=0.1)
+        refined = stage1.denoise(x, t, text=tokens)
+        assert not torch.allclose(refined, before)
+        assert not torch.allclose(refined[:1], stage1.denoise(x[:1], t[1:], text=tokens[:1]))  # sees t
+    with pytest.raises(ConfigError, match="already has a refiner"):
+        stage1.add_refiner()
+    stage1.save_pretrained(tmp_path / "s1")
+    loaded = ReducioStage1Generator.from_pretrained(tmp_path / "s1").eval()
+    assert loaded.config == stage1.config
+    with torch.no_grad():
+        assert torch.equal(loaded.denoise(x, t, text=tokens), refined)
+    loaded.set_text_encoder(text_encoder)
+    a = stage1(PROMPT, generator=torch.Generator().manual_seed(0), num_inference_steps=2)
+    b = loaded(PROMPT, generator=torch.Generator().manual_seed(0), num_inference_steps=2)
+    assert torch.equal(a, b)
+    with pytest.raises(ConfigError, match="refiner_width must be >= 0"):
+        Stage1Config.preset("tiny-image").replace(refiner_width=-1)
+
+
+def test_refiner_gets_gradients_from_the_training_loss(text_encoder):
+    model = ReducioStage1Generator(Stage1Config.preset("tiny-image").replace(refiner_width=8, refiner_depth=2))
+    images, tokens, mask = _batch(text_encoder)
+    model.training_loss(images, tokens, mask, generator=torch.Generator().manual_seed(0)).backward()
+    assert model.refiner.net[-1].weight.grad.abs().sum() > 0   # the zero-initialised conv learns
+    assert model.dit.final.linear.weight.grad.abs().sum() > 0

@@ -146,3 +146,18 @@ def test_fine_tuning_applies_model_diffusion_and_keeps_the_objective(tmp_path):
     other = "epsilon" if config.diffusion.objective != "epsilon" else "flow"
     with pytest.raises(ConfigError, match=f"objective='{other}' but w was trained with .*keeps the objective"):
         fine_tune_diffusion(config, {"objective": other}, "w")
+
+
+def test_fine_tuning_overrides_add_a_refiner_and_refuse_architecture_changes():
+    from reducio.errors import ConfigError
+    from reducio.pipelines.stage1 import ReducioStage1Generator, Stage1Config
+    from reducio.training.stage1_objective import fine_tune_overrides
+
+    model = ReducioStage1Generator(Stage1Config.preset("tiny-image"))
+    fine_tune_overrides(model, {"refiner_width": 8, "guidance_scale": 2.0}, "w")
+    assert model.refiner is not None and model.config.refiner_width == 8 and model.config.guidance_scale == 2.0
+    fine_tune_overrides(model, {"refiner_width": 8}, "w")             # already there: unchanged
+    with pytest.raises(ConfigError, match="has refiner width/depth 8/4; a fine-tune cannot change it to 16/4"):
+        fine_tune_overrides(model, {"refiner_width": 16}, "w")
+    with pytest.raises(ConfigError, match=r"model.overrides \['image_size'\] cannot change a model loaded from w"):
+        fine_tune_overrides(model, {"image_size": 32}, "w")

@@ -42,6 +42,7 @@ from reducio.diffusion import (
 from reducio.errors import ConfigError, PipelineInputError
 from reducio.hub import PretrainedMixin
 from reducio.models.dit import DiTConfig, ReducioDiT
+from reducio.models.dit.refiner import ConvRefiner
 
 # ----------------------------------------------------------------------------- config
 
@@ -58,6 +59,8 @@ class Stage1Config(JsonConfig):
       offline) or a T5 folder / hub id. Its width must equal `dit.text_dim`.
     - `sampler`, `num_inference_steps`, `guidance_scale`: sampling defaults (None = the
       objective's default sampler).
+    - `refiner_width`, `refiner_depth`: a residual 3x3-conv stack on the DiT's pixel output
+      (`ConvRefiner`; 0 = none) that lets neighbouring patches agree on the edges they share.
 
     JSON stores `dit` and `diffusion` as nested objects (`JsonConfig` rebuilds them).
     """
@@ -72,6 +75,8 @@ class Stage1Config(JsonConfig):
     # showing the prompt's colour rose with guidance (1: 0 %, 3: 16 %, 6: 31 %). Retune on the
     # fully trained model.
     guidance_scale: float = 5.0
+    refiner_width: int = 0
+    refiner_depth: int = 4
 
     def __post_init__(self) -> None:
         errors = []
@@ -98,6 +103,9 @@ class Stage1Config(JsonConfig):
             errors.append(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
         if self.guidance_scale < 0:
             errors.append(f"guidance_scale must be >= 0, got {self.guidance_scale}")
+        if self.refiner_width < 0 or (self.refiner_width and self.refiner_depth < 2):
+            errors.append(f"refiner_width must be >= 0 (0 = no refiner) and refiner_depth >= 2, got "
+                          f"{self.refiner_width} / {self.refiner_depth}")
         if self.sampler is not None:
             make_scheduler(self.diffusion, self.sampler)  # raises ConfigError naming the valid ones
         if errors:
@@ -139,9 +147,34 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
         super().__init__()
         self.config = config if config is not None else Stage1Config.preset("tiny-image")
         self.dit = ReducioDiT(self.config.dit)
+        self.refiner = self._make_refiner(self.config)
         # Held outside the module tree: the text encoder is shared with the video stage and is
         # not part of this model's weights.
         object.__setattr__(self, "_text_encoder", None)
+
+    @staticmethod
+    def _make_refiner(config: Stage1Config) -> ConvRefiner | None:
+        if not config.refiner_width:
+            return None
+        return ConvRefiner(config.dit.in_channels, width=config.refiner_width, depth=config.refiner_depth,
+                           num_train_timesteps=config.diffusion.num_train_timesteps)
+
+    def add_refiner(self, width: int = 32, depth: int = 4) -> None:
+        """Give a trained generator a (zero-initialised, so output-preserving) ConvRefiner to
+        fine-tune; `config` records it, so `save_pretrained` / `from_pretrained` keep it."""
+        if self.refiner is not None:
+            raise ConfigError(f"this generator already has a refiner (width {self.config.refiner_width}, "
+                              f"depth {self.config.refiner_depth})")
+        self.config = self.config.replace(refiner_width=width, refiner_depth=depth)
+        self.refiner = self._make_refiner(self.config).to(device=self.device, dtype=self.dtype)
+
+    def denoise(self, noisy: torch.Tensor, timesteps: torch.Tensor | float, **conditions) -> torch.Tensor:
+        """The model's prediction for `noisy` (B, 3, 1, H, W): the DiT, then the refiner if any.
+        Same signature as `ReducioDiT.forward`, so guidance can call it in the DiT's place."""
+        prediction = self.dit(noisy, timesteps, **conditions)
+        if self.refiner is None:
+            return prediction
+        return self.refiner(prediction, noisy, timesteps)
 
     @functools.cached_property
     def objective(self) -> DiffusionObjective:
@@ -207,8 +240,8 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
         if drop_text is None:
             drop_text, _ = sample_condition_drop(images.shape[0], self.config.diffusion.text_drop_prob,
                                                  0.0, generator=generator, device=images.device)
-        prediction = self.dit(batch.noisy, batch.timesteps, text=text_tokens, text_mask=text_mask,
-                              drop_text=drop_text)
+        prediction = self.denoise(batch.noisy, batch.timesteps, text=text_tokens, text_mask=text_mask,
+                                  drop_text=drop_text)
         return self.objective.loss(prediction, batch)
 
     # ------------------------------------------------------------------ sampling
@@ -268,7 +301,7 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
 
         for t in tqdm(scheduler.timesteps, desc="text-to-image", disable=not progress, leave=False):
             model_input = scale_model_input(scheduler, latents, t)
-            prediction = guided_prediction(self.dit, model_input, t, text_scale=scale,
+            prediction = guided_prediction(self.denoise, model_input, t, text_scale=scale,
                                            negative_text=negative, negative_text_mask=negative_mask,
                                            text=prompt_embeds, text_mask=prompt_attention_mask)
             prediction = self.objective.scheduler_prediction(prediction, model_input, t)

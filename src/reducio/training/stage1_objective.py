@@ -110,6 +110,33 @@ def fine_tune_diffusion(config, changes: dict[str, Any], init: str):
     return config.replace(diffusion=DiffusionConfig.from_dict({**current, **changes}))
 
 
+# Stage1Config fields a fine-tune may change on top of `model.init`: sampling defaults, and a
+# refiner added to a model that has none (zero-initialised, so training starts from the init's output).
+_FINE_TUNE_FIELDS = ("sampler", "num_inference_steps", "guidance_scale", "refiner_width", "refiner_depth")
+
+
+def fine_tune_overrides(model, overrides: dict[str, Any], init: str) -> None:
+    """Apply `model.overrides` to a generator loaded from `init` (in place)."""
+    unknown = sorted(set(overrides) - set(_FINE_TUNE_FIELDS))
+    if unknown:
+        raise ConfigError(f"model.overrides {unknown} cannot change a model loaded from {init} (model.init); "
+                          f"a fine-tune may set {list(_FINE_TUNE_FIELDS)}; train from scratch "
+                          "(model.init=null) to change the architecture")
+    refiner = {k: overrides[k] for k in ("refiner_width", "refiner_depth") if k in overrides}
+    sampling = {k: v for k, v in overrides.items() if k not in refiner}
+    if sampling:
+        model.config = model.config.replace(**sampling)
+    if refiner:
+        width = refiner.get("refiner_width", model.config.refiner_width)
+        depth = refiner.get("refiner_depth", model.config.refiner_depth)
+        if model.refiner is None and width:
+            logger.info("adding a zero-initialised refiner (width %d, depth %d) to %s", width, depth, init)
+            model.add_refiner(width, depth)
+        elif (width, depth) != (model.config.refiner_width, model.config.refiner_depth):
+            raise ConfigError(f"{init} has refiner width/depth {model.config.refiner_width}/"
+                              f"{model.config.refiner_depth}; a fine-tune cannot change it to {width}/{depth}")
+
+
 class ContentFrameDataset(Dataset):
     """Shapes-world content frames: {"image": (3, S, S) in [-1, 1], "caption": str, "index": int}."""
 
@@ -168,6 +195,7 @@ class Stage1Objective(Objective):
             logger.info("initialising the stage-1 generator from %s", cfg.model.init)
             model = ReducioStage1Generator.from_pretrained(cfg.model.init)
             model.config = fine_tune_diffusion(model.config, cfg.model.diffusion, cfg.model.init)
+            fine_tune_overrides(model, cfg.model.overrides, cfg.model.init)
         else:
             model = ReducioStage1Generator(stage1_config(cfg.model))
         if cfg.train.gradient_checkpointing:
