@@ -204,6 +204,22 @@ def test_vae_benchmark_in_process_failure_is_recorded_and_the_rest_run(monkeypat
     assert "FAILED: wan-2.1 (OutOfMemoryError): CUDA out of memory" in vae_bench.vae_tables(record)
 
 
+def test_e2e_vae_option_builds_the_narrower_decoder_and_names_bad_overrides():
+    from reducio.bench.e2e import run_e2e_benchmark
+    from reducio.bench.isolate import BenchmarkError
+
+    def run(vae):
+        return run_e2e_benchmark(scale="tiny", vae=vae, steps=1, stage1_steps=1, threads=1,
+                                 warmup=0, isolated=False, progress=lambda *_: None)["result"]
+
+    base, wide = run(None), run("tiny@decoder_channels=64")
+    assert base["spec"]["vae_preset"] == "tiny" and wide["spec"]["vae_preset"] == "tiny@decoder_channels=64"
+    assert wide["vae_decoder_parameters"] > 2 * base["vae_decoder_parameters"]
+    assert wide["output_shape"] == base["output_shape"] == [1, 3, 16, 64, 64]
+    with pytest.raises(BenchmarkError, match="unknown VAEConfig key.*bogus"):
+        run("tiny@bogus=1")
+
+
 def test_e2e_offload_mode_is_named_and_checked():
     from reducio.bench.e2e import offload_mode
     from reducio.bench.isolate import BenchmarkError

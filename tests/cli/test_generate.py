@@ -159,6 +159,33 @@ def test_offload_on_a_cpu_device_is_refused_with_the_fix(tmp_path):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--device", "cpu", "--offload"])
 
 
+@pytest.mark.parametrize("flag, pinned", [(["--offload"], True), (["--offload", "pinned"], True),
+                                          (["--offload", "copy"], False)])
+def test_offload_flag_picks_pinned_copies_by_default(monkeypatch, tmp_path, flag, pinned):
+    import reducio.cli._vae_io as vae_io
+    import reducio.pipelines as pipelines
+
+    calls = []
+
+    class Loaded(Exception):
+        pass
+
+    class FakePipeline:
+        def enable_model_cpu_offload(self, device, *, keep_cpu_copy=False):
+            calls.append((str(device), keep_cpu_copy))
+            raise Loaded
+
+    def fake_load(path, *, device, torch_dtype):
+        assert str(device) == "cpu"   # offloaded models are loaded into CPU memory
+        return FakePipeline()
+
+    monkeypatch.setattr(vae_io, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(pipelines, "load_pipeline", fake_load)
+    with pytest.raises(Loaded):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--device", "cuda", *flag])
+    assert calls == [("cuda", pinned)]
+
+
 def test_aspect_with_size_picks_the_video_shape(pipeline_dir, tmp_path, capsys):
     out = tmp_path / "wide.mp4"
     assert run_cli(["generate", PROMPT, "-o", str(out), "--pipeline", str(pipeline_dir / "t2v"),

@@ -252,6 +252,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
               "timing": timer.to_dict(), "pipeline_timings": dict(out.timings),
               "extra_steps": more,
               "dit_parameters": sum(p.numel() for p in dit.parameters()),
+              "vae_decoder_parameters": sum(p.numel() for p in vae.decoder.parameters()),
               "threads": torch.get_num_threads()}
     record["process_peak_rss_mib"] = process_peak_rss_mib() if dev.type == "cpu" else None
     if dev.type == "cuda":
@@ -291,7 +292,8 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                       device: str | None = None, dtype: str | None = None,
                       steps: int | None = None, stage1_steps: int | None = None,
                       stage1_guidance: float | None = None,
-                      frames: int | None = None, size: int | None = None, compile: str | bool = "none",
+                      frames: int | None = None, size: int | None = None, vae: str | None = None,
+                      compile: str | bool = "none",
                       warmup: int = 1, isolated: bool | None = None, threads: int | None = None,
                       seed: int = 0, vae_tiling: str = "preset", channels_last: bool = False,
                       compile_mode: str | None = None, extra_steps: tuple[int, ...] = (),
@@ -310,8 +312,15 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
         spec = E2E_SPECS[scale]
     changes = {k: v for k, v in dict(steps=steps, stage1_steps=stage1_steps,
                                      stage1_guidance_scale=stage1_guidance, frames=frames,
-                                     size=size).items() if v is not None}
+                                     size=size, vae_preset=vae).items() if v is not None}
     spec = spec.replace(**changes)
+    if vae is not None:
+        from reducio.bench.vae import REDUCIO_PREFIX, reducio_config
+
+        try:
+            reducio_config(REDUCIO_PREFIX + vae)
+        except (KeyError, ValueError, TypeError) as err:
+            raise BenchmarkError(f"--vae {vae!r} is not a VAE preset with valid overrides: {err}") from err
     dtype = dtype or ("fp32" if cpu else "bf16")
     isolated = cpu if isolated is None else isolated
     set_threads(threads)

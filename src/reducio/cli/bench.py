@@ -83,6 +83,10 @@ def _args_e2e(p: argparse.ArgumentParser) -> None:
                    help="full = the paper's 16x1024^2 with the 1.2B DiT (GPU); tiny = CPU-sized "
                         "(default: full on GPU, tiny on CPU)")
     p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--vae", default=None, metavar="PRESET[@FIELD=VALUE,...]",
+                   help="VAE preset (default: ft4-1024 at full scale, tiny at tiny scale), "
+                        "optionally with config fields replaced, e.g. ft4-1024@decoder_channels=64 "
+                        "(a narrower decoder: random weights, so its speed, not its quality)")
     p.add_argument("--steps", type=int, nargs="+", default=None,
                    help="DiT denoising steps (default 20); several values time one generation "
                         "each with the same models and compiled graphs, e.g. --steps 25 8")
@@ -219,7 +223,7 @@ def _run_e2e(args, device: str, dtype: str):
                                compile_mode=None if args.compile_mode == "default" else args.compile_mode,
                                stage1_steps=args.stage1_steps,
                                stage1_guidance=args.stage1_guidance, frames=args.frames,
-                               size=_one_size(args), compile=args.compile,
+                               size=_one_size(args), vae=args.vae, compile=args.compile,
                                warmup=1 if args.warmup is None else args.warmup,
                                threads=args.threads, seed=args.seed)
     return record, e2e_tables(record)

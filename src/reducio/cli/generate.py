@@ -71,10 +71,14 @@ def register(subparsers) -> None:
                              "CUDA graphs: its loop 1.26x faster than eager on an H100, "
                              "docs/benchmarks.md); the decoder always compiles in the default "
                              "mode (default: %(default)s)")
-    parser.add_argument("--offload", action="store_true",
+    parser.add_argument("--offload", nargs="?", const="pinned", default=None,
+                        choices=("pinned", "copy"),
                         help="keep every model in CPU memory and move each to the GPU only for its "
                              "stage (text encoder, image encoders, DiT, VAE): for GPUs with less "
-                             "memory; same output, one weight copy per stage per video")
+                             "memory; same output. 'pinned' (default): pinned CPU copies stay, "
+                             "nothing is copied back (16x1024^2, 25 steps on an H100: 6.1-6.3 s vs "
+                             "8.9 s, 9.1 GiB peak either way); 'copy': copied both ways, "
+                             "diffusers' behaviour, no page-locked host memory")
     parser.add_argument("--gif", action="store_true", help="also write OUT.gif next to the output")
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
     parser.set_defaults(func=run)
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args.pipeline, device="cpu" if args.offload else device,
                          torch_dtype=resolve_dtype(args.dtype))
     if args.offload:
-        pipe.enable_model_cpu_offload(device)
+        pipe.enable_model_cpu_offload(device, keep_cpu_copy=args.offload == "pinned")
     _apply_speed_options(getattr(pipe, "image_pipeline", pipe), args)
     generator = torch.Generator().manual_seed(args.seed)
     common = dict(negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
