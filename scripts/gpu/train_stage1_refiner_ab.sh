@@ -11,11 +11,7 @@
 #   run: carry .whl; command: MIN=2.4 bash scripts/gpu/train_stage1_refiner_ab.sh
 set -u
 MIN=${MIN:-2.4}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
-mkdir -p /tmp/carry && tar xJf .whl/carry.tar.xz -C /tmp/carry || exit 5
-export PYTHONPATH=/tmp/carry/shim:/tmp/site:$PWD/src MINILM_SRC=/tmp/carry/minilm PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
-R() { python3 -c "import sys; from reducio.cli.main import main; sys.exit(main(sys.argv[1:]))" "$@"; }
+source "$(dirname "$0")/train_env.sh"
 COMMON="--init src/reducio/assets/pipeline-tiny/stage1 --set model.diffusion.timestep_sampling=logit_normal
   --set data.batch_size=128 --set data.num_workers=6 --set optim.lr=1e-4 --set optim.warmup_steps=50
   --set train.cpu=false --set train.max_steps=1000000 --set train.max_minutes=$MIN --set train.save_every=1000000
