@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from reducio.diffusion import DiffusionConfig
 from reducio.errors import ConfigError, PipelineInputError
+from reducio.models.frame_text_matcher import FrameTextMatcher
 from reducio.pipelines import ReducioStage1Generator, Stage1Config
 
 PROMPT = "a red circle moving right on a black background"
@@ -111,6 +114,7 @@ def test_training_loss_falls_on_a_fixed_batch(text_encoder):
 def test_refiner_starts_as_identity_and_round_trips(stage1, text_encoder, tmp_path):
     """add_refiner keeps a trained model's output (zero-initialised last conv); once its weights
     move it changes the prediction, and save/load keeps it (config and weights)."""
+    stage1 = copy.deepcopy(stage1)   # the fixture is shared: do not give it a refiner
     stage1.set_text_encoder(text_encoder)
     x, t = torch.randn(2, 3, 1, 64, 64), torch.tensor([300.0, 900.0])
     tokens = text_encoder.encode([PROMPT, PROMPT]).tokens
@@ -144,3 +148,57 @@ def test_refiner_gets_gradients_from_the_training_loss(text_encoder):
     model.training_loss(images, tokens, mask, generator=torch.Generator().manual_seed(0)).backward()
     assert model.refiner.net[-1].weight.grad.abs().sum() > 0   # the zero-initialised conv learns
     assert model.dit.final.linear.weight.grad.abs().sum() > 0
+
+
+def _reranked(stage1, text_encoder, width=8, dim=16, candidates=3):
+    gen = copy.deepcopy(stage1)
+    gen.set_text_encoder(text_encoder)
+    torch.manual_seed(5)
+    gen.attach_reranker(FrameTextMatcher(384, dim=dim, width=width).eval(), num_candidates=candidates)
+    return gen
+
+
+def test_reranking_returns_the_best_scored_of_the_candidates(stage1, text_encoder):
+    """num_candidates N samples N frames per prompt (rows b*N ... b*N+N-1 of the noise) and keeps
+    the one the stored matcher scores highest against the prompt; N=1 is plain sampling."""
+    gen = _reranked(stage1, text_encoder)
+    prompts = [PROMPT, "a blue square moving up on a white background"]
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    # every candidate, sampled without reranking from the same noise and prompts in the same order
+    everything = gen([p for p in prompts for _ in range(3)], generator=g(), num_inference_steps=2,
+                     num_candidates=1)                                               # 6 3 H W
+    chosen = gen(prompts, generator=g(), num_inference_steps=2)                     # config: N = 3
+    text = text_encoder.encode([p for p in prompts for _ in range(3)])
+    with torch.no_grad():
+        scores = gen.reranker.score(everything, text.tokens, text.mask).view(2, 3)
+    assert chosen.shape == (2, 3, 64, 64)
+    for b in range(2):
+        assert torch.equal(chosen[b], everything[3 * b + int(scores[b].argmax())])
+    assert (scores.argmax(1) != 0).any()   # with these weights reranking changes some prompt's frame
+    # N = 1 with a reranker stored is exactly plain sampling
+    without = stage1(prompts, generator=g(), num_inference_steps=2)
+    assert torch.equal(gen(prompts, generator=g(), num_inference_steps=2, num_candidates=1), without)
+
+
+def test_reranker_round_trips_and_bad_candidate_counts_are_named(stage1, text_encoder, tmp_path):
+    gen = _reranked(stage1, text_encoder, candidates=2)
+    gen.save_pretrained(tmp_path / "s1")
+    loaded = ReducioStage1Generator.from_pretrained(tmp_path / "s1").eval()
+    assert loaded.config == gen.config and loaded.config.num_candidates == 2
+    for name, value in gen.reranker.state_dict().items():
+        assert torch.equal(loaded.reranker.state_dict()[name], value), name
+    loaded.set_text_encoder(text_encoder)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert torch.equal(loaded(PROMPT, generator=g(), num_inference_steps=2),
+                       gen(PROMPT, generator=g(), num_inference_steps=2))
+    stage1.set_text_encoder(text_encoder)
+    with pytest.raises(PipelineInputError, match="`num_candidates` 4 needs a reranker.*use 1"):
+        stage1(PROMPT, num_inference_steps=1, num_candidates=4)
+    with pytest.raises(PipelineInputError, match="`num_candidates` must be an integer >= 1, got 0"):
+        gen(PROMPT, num_inference_steps=1, num_candidates=0)
+    with pytest.raises(ConfigError, match="num_candidates must be >= 1, and > 1 only with a reranker"):
+        Stage1Config.preset("tiny-image").replace(num_candidates=3)
+    with pytest.raises(ConfigError, match="reranker_width a positive multiple of 8"):
+        Stage1Config.preset("tiny-image").replace(reranker_dim=16, reranker_width=12)
+    with pytest.raises(ConfigError, match="matcher reads 32-d text tokens"):
+        copy.deepcopy(stage1).attach_reranker(FrameTextMatcher(32, dim=16, width=8))

@@ -50,6 +50,27 @@ def test_size_is_checked_before_stage1(t2v):
         t2v(PROMPT, height=48, width=64)
 
 
+def test_stage1_candidates_reach_the_reranking_stage1(pipe, stage1):
+    import copy
+
+    from reducio.models.frame_text_matcher import FrameTextMatcher
+    from reducio.pipelines import ReducioTextToVideoPipeline
+
+    reranked = copy.deepcopy(stage1)
+    torch.manual_seed(0)
+    reranked.attach_reranker(FrameTextMatcher(384, dim=16, width=8).eval(), num_candidates=1)
+    t2v = ReducioTextToVideoPipeline(pipe, reranked)
+    t2v.set_progress_bar_config(disable=True)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    out = t2v(PROMPT, generator=g(), stage1_steps=2, stage1_candidates=3, output_type="latent")
+    assert torch.equal(out.images, reranked(PROMPT, generator=g(), num_inference_steps=2, num_candidates=3))
+    with pytest.raises(PipelineInputError, match="`num_candidates` 2 needs a reranker"):
+        ReducioTextToVideoPipeline(pipe, stage1)(PROMPT, stage1_steps=1, stage1_candidates=2)
+    diffusers_t2v = ReducioTextToVideoPipeline(pipe, DiffusersImageGenerator(FakeDiffusersPipeline(), "org/m"))
+    with pytest.raises(PipelineInputError, match="`stage1_candidates` 2 needs the built-in stage-1 generator"):
+        diffusers_t2v(PROMPT, stage1_candidates=2)
+
+
 class FakeDiffusersPipeline:
     """Stands in for a diffusers text-to-image pipeline: records the call, returns [0, 1] images."""
 

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     parser.add_argument("--stage1-steps", type=int, default=None, help="sampler steps of the image stage")
     parser.add_argument("--stage1-guidance", type=float, default=None,
                         help="guidance scale of the image stage")
+    parser.add_argument("--stage1-candidates", type=int, default=None,
+                        help="content images sampled per video; the built-in stage 1's reranker keeps "
+                             "the one that matches the prompt best (default: its own, 1 = no reranking)")
     parser.add_argument("--size", default=None,
                         help="S or HxW, multiples of 32 (default: the stage-1 size, 64 for the built-in; "
                              "with --image, the image is resized on its short side and centre-cropped)")
@@ -119,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         out = video_pipe(image, args.prompt, **common)
     elif isinstance(pipe, ReducioTextToVideoPipeline):
         out = pipe(args.prompt, stage1_steps=args.stage1_steps,
-                   stage1_guidance_scale=args.stage1_guidance, height=height, width=width, **common)
+                   stage1_guidance_scale=args.stage1_guidance,
+                   stage1_candidates=args.stage1_candidates, height=height, width=width, **common)
     else:
         raise ConfigError(f"the pipeline {args.pipeline} has no stage-1 image generator "
                           "(image-to-video only); pass --image PATH")

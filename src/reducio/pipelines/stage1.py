@@ -43,6 +43,7 @@ from reducio.errors import ConfigError, PipelineInputError
 from reducio.hub import PretrainedMixin
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.dit.refiner import ConvRefiner
+from reducio.models.frame_text_matcher import FrameTextMatcher
 
 # ----------------------------------------------------------------------------- config
 
@@ -61,6 +62,9 @@ class Stage1Config(JsonConfig):
       objective's default sampler).
     - `refiner_width`, `refiner_depth`: a residual 3x3-conv stack on the DiT's pixel output
       (`ConvRefiner`; 0 = none) that lets neighbouring patches agree on the edges they share.
+    - `reranker_dim`, `reranker_width`: a `FrameTextMatcher` stored with the generator (0 = none);
+      `num_candidates`: frames sampled per prompt, the one the matcher scores best kept (1 = no
+      reranking; > 1 needs the matcher).
 
     JSON stores `dit` and `diffusion` as nested objects (`JsonConfig` rebuilds them).
     """
@@ -77,6 +81,9 @@ class Stage1Config(JsonConfig):
     guidance_scale: float = 5.0
     refiner_width: int = 0
     refiner_depth: int = 4
+    reranker_dim: int = 0
+    reranker_width: int = 32
+    num_candidates: int = 1
 
     def __post_init__(self) -> None:
         errors = []
@@ -106,6 +113,12 @@ class Stage1Config(JsonConfig):
         if self.refiner_width < 0 or (self.refiner_width and self.refiner_depth < 2):
             errors.append(f"refiner_width must be >= 0 (0 = no refiner) and refiner_depth >= 2, got "
                           f"{self.refiner_width} / {self.refiner_depth}")
+        if self.reranker_dim < 0 or self.reranker_width < 8 or self.reranker_width % 8:
+            errors.append(f"reranker_dim must be >= 0 (0 = no reranker) and reranker_width a positive "
+                          f"multiple of 8, got {self.reranker_dim} / {self.reranker_width}")
+        if self.num_candidates < 1 or (self.num_candidates > 1 and not self.reranker_dim):
+            errors.append(f"num_candidates must be >= 1, and > 1 only with a reranker (reranker_dim > 0), "
+                          f"got {self.num_candidates} with reranker_dim {self.reranker_dim}")
         if self.sampler is not None:
             make_scheduler(self.diffusion, self.sampler)  # raises ConfigError naming the valid ones
         if errors:
@@ -148,6 +161,7 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
         self.config = config if config is not None else Stage1Config.preset("tiny-image")
         self.dit = ReducioDiT(self.config.dit)
         self.refiner = self._make_refiner(self.config)
+        self.reranker = self._make_reranker(self.config)
         # Held outside the module tree: the text encoder is shared with the video stage and is
         # not part of this model's weights.
         object.__setattr__(self, "_text_encoder", None)
@@ -158,6 +172,23 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
             return None
         return ConvRefiner(config.dit.in_channels, width=config.refiner_width, depth=config.refiner_depth,
                            num_train_timesteps=config.diffusion.num_train_timesteps)
+
+    @staticmethod
+    def _make_reranker(config: Stage1Config) -> FrameTextMatcher | None:
+        if not config.reranker_dim:
+            return None
+        return FrameTextMatcher(config.dit.text_dim, dim=config.reranker_dim, width=config.reranker_width)
+
+    def attach_reranker(self, matcher: FrameTextMatcher, *, num_candidates: int = 4) -> None:
+        """Store a trained `FrameTextMatcher` with the generator and sample `num_candidates`
+        frames per prompt by default, keeping the best-scored; `save_pretrained` keeps both."""
+        if matcher.text_tower[0].in_features != self.config.dit.text_dim:
+            raise ConfigError(f"the matcher reads {matcher.text_tower[0].in_features}-d text tokens, the "
+                              f"generator's text encoder gives {self.config.dit.text_dim}-d")
+        self.config = self.config.replace(reranker_dim=matcher.frame_head.out_features,
+                                          reranker_width=matcher.frame_tower[0].out_channels,
+                                          num_candidates=num_candidates)
+        self.reranker = matcher.to(device=self.device, dtype=self.dtype)
 
     def add_refiner(self, width: int = 32, depth: int = 4) -> None:
         """Give a trained generator a (zero-initialised, so output-preserving) ConvRefiner to
@@ -254,6 +285,7 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
                 prompt_embeds: torch.Tensor | None = None,
                 prompt_attention_mask: torch.Tensor | None = None,
                 latents: torch.Tensor | None = None,
+                num_candidates: int | None = None,
                 progress: bool = False) -> torch.Tensor:
         """Generate content images.
 
@@ -264,7 +296,10 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
             height, width: None = config.image_size; multiples of the DiT patch size.
             negative_prompt: replaces the learned null text in the guidance term.
             prompt_embeds, prompt_attention_mask: (B, L, text_dim) / (B, L) precomputed tokens.
-            latents: (B, 3, 1, H, W) starting noise instead of drawing it.
+            latents: (B * N, 3, 1, H, W) starting noise instead of drawing it (N = num_candidates;
+                prompt b's candidates are rows b * N ... b * N + N - 1).
+            num_candidates: N frames sampled per prompt, the one the stored reranker scores best
+                against the prompt is returned (None = config.num_candidates; 1 = no reranking).
         Returns:
             (B, 3, H, W) float32 in [-1, 1].
         """
@@ -274,17 +309,32 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
         height = c.image_size if height is None else height
         width = c.image_size if width is None else width
         _check_sampling_args(steps, scale, height, width, c.dit.patch_size, prompt, prompt_embeds)
+        candidates = c.num_candidates if num_candidates is None else num_candidates
+        if not isinstance(candidates, int) or candidates < 1:
+            raise PipelineInputError(f"`num_candidates` must be an integer >= 1, got {candidates!r}")
+        if candidates > 1 and self.reranker is None:
+            raise PipelineInputError(f"`num_candidates` {candidates} needs a reranker to choose among the "
+                                     "candidates and this stage-1 generator has none; use 1, or attach "
+                                     "one (scripts/train_stage1_reranker.py)")
 
         if prompt_embeds is None:
             prompts = [prompt] if isinstance(prompt, str) else list(prompt)
             text = self.encode_prompt(prompts)
             prompt_embeds, prompt_attention_mask = text.tokens, text.mask
-        batch = prompt_embeds.shape[0]
+        prompts_in = prompt_embeds.shape[0]
         negative, negative_mask = None, None
         if negative_prompt is not None:
-            negatives = [negative_prompt] * batch if isinstance(negative_prompt, str) else list(negative_prompt)
+            negatives = [negative_prompt] * prompts_in if isinstance(negative_prompt, str) else list(negative_prompt)
             encoded = self.encode_prompt(negatives)
             negative, negative_mask = encoded.tokens, encoded.mask
+        if candidates > 1:                      # each prompt's rows repeated N times, in order
+            prompt_embeds = prompt_embeds.repeat_interleave(candidates, 0)
+            if prompt_attention_mask is not None:
+                prompt_attention_mask = prompt_attention_mask.repeat_interleave(candidates, 0)
+            if negative is not None:
+                negative = negative.repeat_interleave(candidates, 0)
+                negative_mask = negative_mask.repeat_interleave(candidates, 0)
+        batch = prompt_embeds.shape[0]
 
         scheduler = make_scheduler(c.diffusion, c.sampler)
         scheduler.set_timesteps(steps, device=self.device)
@@ -306,7 +356,12 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
                                            text=prompt_embeds, text_mask=prompt_attention_mask)
             prediction = self.objective.scheduler_prediction(prediction, model_input, t)
             latents = scheduler.step(prediction.float(), t, latents, generator=generator).prev_sample
-        return latents[:, :, 0].clamp(-1.0, 1.0)                              # B 3 H W
+        images = latents[:, :, 0].clamp(-1.0, 1.0)                            # B*N 3 H W
+        if candidates == 1:
+            return images
+        scores = self.reranker.score(images.to(self.dtype), prompt_embeds, prompt_attention_mask)
+        best = scores.view(prompts_in, candidates).argmax(1)                  # B
+        return images.view(prompts_in, candidates, *images.shape[1:])[torch.arange(prompts_in), best]
 
 
 def _check_sampling_args(steps, scale, height, width, patch, prompt, prompt_embeds) -> None:

@@ -245,6 +245,7 @@ class ReducioTextToVideoPipeline:
         image_guidance_scale: float | None = None,
         stage1_steps: int | None = None,
         stage1_guidance_scale: float | None = None,
+        stage1_candidates: int | None = None,
         height: int | None = None,
         width: int | None = None,
         generator: torch.Generator | None = None,
@@ -259,6 +260,8 @@ class ReducioTextToVideoPipeline:
 
         Args (stage 2 ones as in ReducioImageToVideoPipeline.__call__):
             stage1_steps, stage1_guidance_scale: stage-1 sampling (None = its defaults).
+            stage1_candidates: content images sampled per video, the one the built-in stage 1's
+                reranker scores best kept (None = its default; built-in generators only).
             height, width: the video size, multiples of 32 (None = stage 1's default size).
         Returns:
             ReducioPipelineOutput; `images` holds the stage-1 images, `timings` adds
@@ -290,13 +293,21 @@ class ReducioTextToVideoPipeline:
                          for _ in range(num_videos_per_prompt)]
         prompts = [p for p in prompts for _ in range(num_videos_per_prompt)]
 
+        stage1_options = {}
+        if stage1_candidates is not None:
+            if not isinstance(self.stage1, ReducioStage1Generator):
+                raise PipelineInputError(f"`stage1_candidates` {stage1_candidates!r} needs the built-in "
+                                         f"stage-1 generator (it reranks with its stored matcher); "
+                                         f"this stage 1 is {type(self.stage1).__name__}: leave it out")
+            stage1_options["num_candidates"] = stage1_candidates
+
         # 2. Stage 1: text -> content image (one per video)
         begin = time.perf_counter()
         if isinstance(self.stage1, ReducioStage1Generator):
             self.image_pipeline._use(self.stage1, self.stage1.text_encoder)  # a no-op without offload
         images = self.stage1(prompts, generator=generator, num_inference_steps=stage1_steps,
                              guidance_scale=stage1_guidance_scale, height=height, width=width,
-                             negative_prompt=negatives,
+                             negative_prompt=negatives, **stage1_options,
                              progress=not self._progress.get("disable", False))    # B 3 H W
         if images.device.type == "cuda":
             torch.cuda.synchronize(images.device)
