@@ -46,6 +46,7 @@ def run_split(pipe, evaluator, split: str, args) -> dict:
     for i in np.flatnonzero(permutation == np.arange(len(prompts))):
         j = (i + 1) % len(prompts)
         permutation[i], permutation[j] = permutation[j], permutation[i]
+    joint_per_prompt = []
     start = time.perf_counter()
     for lo in range(0, len(prompts), args.batch):
         batch = prompts[lo:lo + args.batch]
@@ -59,14 +60,17 @@ def run_split(pipe, evaluator, split: str, args) -> dict:
             videos.append(_generate(pipe, prompt, generator, args, image))
         for k, video in enumerate(videos):
             index = lo + k
-            own.update(evaluator.evaluate(video, prompts[index]))
+            verdict = evaluator.evaluate(video, prompts[index])
+            own.update(verdict)
+            joint_per_prompt.append(int(verdict.joint))
             control.update(evaluator.evaluate(video, prompts[permutation[index]]))
         print(f"{split}: {min(lo + args.batch, len(prompts))}/{len(prompts)} "
               f"joint {own.summary()['joint']:.3f} control {control.summary()['joint']:.3f}",
               file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
     return {"prompts": len(prompts), "accuracy": own.summary(), "shuffled_control": control.summary(),
-            "seconds": round(seconds, 1), "seconds_per_video": round(seconds / len(prompts), 3)}
+            "seconds": round(seconds, 1), "seconds_per_video": round(seconds / len(prompts), 3),
+            "joint_per_prompt": joint_per_prompt}   # for paired comparisons of two pipelines
 
 
 def _generate(pipe, prompt: str, generator: torch.Generator, args,
@@ -74,6 +78,8 @@ def _generate(pipe, prompt: str, generator: torch.Generator, args,
     kwargs = {"num_inference_steps": args.steps, "generator": generator}
     if args.guidance is not None:
         kwargs["guidance_scale"] = args.guidance
+    if args.stage1_candidates is not None and image is None:
+        kwargs["stage1_candidates"] = args.stage1_candidates
     if image is not None:  # image-to-video: the content frame (1, 3, S, S) in [-1, 1]
         out = pipe(image, prompt, output_type="pt", **kwargs)
     else:
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=200, help="prompts per split")
     parser.add_argument("--steps", type=int, default=None, help="DiT sampling steps (default: the pipeline's)")
     parser.add_argument("--guidance", type=float, default=None, help="text guidance (default: the pipeline's)")
+    parser.add_argument("--stage1-candidates", type=int, default=None,
+                        help="stage-1 candidates per video (default: the pipeline's; 1 = no reranking)")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=20, help="prompts between progress lines")
@@ -104,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         pipe.set_progress_bar_config(disable=True)
     evaluator = ShapesEvaluator()
     report = {"pipeline": args.pipeline or "builtin", "image_to_video": args.image_to_video,
-              "steps": args.steps, "guidance": args.guidance,
+              "steps": args.steps, "guidance": args.guidance, "stage1_candidates": args.stage1_candidates,
               "seed": args.seed, "size": args.size, "threads": args.threads,
               "splits": {split: run_split(pipe, evaluator, split, args) for split in args.splits}}
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,8 @@
 #   scripts/train_builtin_pipeline.sh extract    # motion latents (posterior mode: the tiny VAE trains on the mode) with the built-in VAE
 #   scripts/train_builtin_pipeline.sh dit        # text + content frame -> motion latent, runs/dit-tiny-flow
 #   scripts/train_builtin_pipeline.sh assemble   # write $OUT (default src/reducio/assets/pipeline-tiny/) from the latest checkpoints
+#   scripts/train_builtin_pipeline.sh reranker   # train stage 1's reranker (RERANK_RUN, MINUTES) and write
+#                                                # $OUT's stage1/ with it (the rest of $OUT unchanged)
 #
 # The VAE comes first: scripts/train_builtin_vae.sh (then `... export`). One thread per process:
 # on a 2-core machine two single-threaded jobs (e.g. stage1 and the VAE) run side by side.
@@ -69,6 +71,25 @@ for part in ("dit", "stage1"):
 print("wrote", out)
 PY
         rm -rf "$tmp" ;;
+    reranker)
+        # The CLIP-style reranker (scripts/train_stage1_reranker.py) on top of $OUT's stage 1:
+        # N candidates per prompt, the best-scored kept (CANDIDATES, default 4). Resumable.
+        RERANK_RUN=${RERANK_RUN:-runs/stage1-reranked}
+        python scripts/train_stage1_reranker.py --stage1 "$OUT/stage1" -o "$RERANK_RUN" \
+            --minutes "${MINUTES:-35}" --candidates "${CANDIDATES:-4}" "${@:2}"
+        python - "$RERANK_RUN" "$OUT/stage1" <<'PY'
+import sys
+from reducio.pipelines import ReducioStage1Generator
+from pathlib import Path
+from safetensors.torch import load_file, save_file
+
+src, dst = sys.argv[1:3]
+ReducioStage1Generator.from_pretrained(src).save_pretrained(dst)
+path = Path(dst) / "model.safetensors"          # fp16 on disk, loaded as fp32, as the rest
+save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in load_file(path).items()}, path)
+print("wrote", dst)
+PY
+        ;;
     *)
-        echo "usage: $0 stage1|extract|dit|assemble [extra reducio arguments]" >&2; exit 2 ;;
+        echo "usage: $0 stage1|extract|dit|assemble|reranker [extra reducio arguments]" >&2; exit 2 ;;
 esac

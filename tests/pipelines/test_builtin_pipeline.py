@@ -49,3 +49,26 @@ def test_readme_generate_command_draws_the_prompt(tmp_path):
     assert args.func(args) in (0, None)
     verdict = ShapesEvaluator().evaluate(str(out), PROMPT)
     assert verdict.background and verdict.colour, verdict.to_dict()
+
+
+def test_builtin_stage1_reranker_is_shipped_off_and_the_cli_turns_it_on(tmp_path):
+    """The reranker ships inside stage 1 with num_candidates 1 (plain sampling, the measured
+    default); `--stage1-candidates 4` runs end to end through the CLI, and with 4 candidates
+    stage 1 returns the best-scored of the 4 frames it samples for the prompt."""
+    pipe = ReducioTextToVideoPipeline.from_pretrained()
+    stage1 = pipe.stage1
+    assert stage1.reranker is not None and stage1.config.num_candidates == 1
+    torch.set_num_threads(2)
+    parser = argparse.ArgumentParser()
+    generate.register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "out.mp4"
+    args = parser.parse_args(["generate", PROMPT, "-o", str(out), "--seed", "0", "--steps", "2",
+                              "--stage1-candidates", "4"])
+    assert args.func(args) in (0, None)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    candidates = stage1([PROMPT] * 4, generator=g(), num_candidates=1)             # 4 3 H W
+    text = stage1.encode_prompt([PROMPT] * 4)
+    with torch.no_grad():
+        best = stage1.reranker.score(candidates, text.tokens, text.mask).argmax()
+    assert torch.equal(stage1(PROMPT, generator=g(), num_candidates=4)[0], candidates[best])
+    assert ShapesEvaluator().evaluate(str(out), PROMPT).background
