@@ -181,6 +181,11 @@ def _check_args(args: argparse.Namespace, parse_size_arg):
         raise ConfigError(f"cannot write {output}: unknown video suffix {suffix!r}; use one of "
                           f"{', '.join(s for s in WRITABLE_SUFFIXES if s.startswith('.'))} "
                           "(or no suffix for a folder of PNG frames)")
+    if args.stage1_candidates is not None and args.stage1_candidates < 1:
+        raise ConfigError(f"--stage1-candidates must be >= 1 (1 = no reranking), got {args.stage1_candidates}")
+    if args.stage1_candidates is not None and args.image is not None:
+        raise ConfigError("--stage1-candidates reranks the content frames stage 1 draws from the prompt; "
+                          "with --image there is no stage 1: leave one of them out")
     if args.size is not None and (args.height is not None or args.width is not None):
         raise ConfigError("pass either --size or --height/--width, not both")
     if (args.height is None) != (args.width is None):
