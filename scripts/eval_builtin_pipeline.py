@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.stage1_candidates is not None and args.image_to_video:
+        parser.error("--stage1-candidates reranks stage 1's frames; --image-to-video has no stage 1")
     torch.set_num_threads(args.threads)
 
     kind = ReducioImageToVideoPipeline if args.image_to_video else ReducioTextToVideoPipeline

@@ -73,10 +73,11 @@ PY
         rm -rf "$tmp" ;;
     reranker)
         # The CLIP-style reranker (scripts/train_stage1_reranker.py) on top of $OUT's stage 1:
-        # N candidates per prompt, the best-scored kept (CANDIDATES, default 4). Resumable.
+        # N candidates per prompt, the best-scored kept. CANDIDATES is the folder's default N: 1
+        # (reranking off, as shipped: its end-to-end gain was within noise, docs/generate.md). Resumable.
         RERANK_RUN=${RERANK_RUN:-runs/stage1-reranked}
         python scripts/train_stage1_reranker.py --stage1 "$OUT/stage1" -o "$RERANK_RUN" \
-            --minutes "${MINUTES:-35}" --candidates "${CANDIDATES:-4}" "${@:2}"
+            --minutes "${MINUTES:-35}" --candidates "${CANDIDATES:-1}" "${@:2}"
         python - "$RERANK_RUN" "$OUT/stage1" <<'PY'
 import sys
 from reducio.pipelines import ReducioStage1Generator
