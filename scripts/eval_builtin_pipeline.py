@@ -5,6 +5,7 @@ one 16-frame video per caption (seed = base seed + index), and judge it with the
 evaluator (reducio.eval.ShapesEvaluator): accuracy per attribute (colour, shape, direction,
 background) and joint (all correct). The control pairs each video with the caption of another
 clip of the same split (a fixed random permutation): it must land near chance.
+`by_object_count` splits the accuracy by the number of objects the prompt names (1 or 2).
 
     python scripts/eval_builtin_pipeline.py -o runs/eval-pipeline-tiny.json
     python scripts/eval_builtin_pipeline.py --steps 8 --count 200 -o runs/eval-pipeline-8.json
@@ -41,6 +42,7 @@ def captions(split: str, count: int, size: int) -> list[str]:
 def run_split(pipe, evaluator, split: str, args) -> dict:
     prompts = captions(split, args.count, args.size)
     own, control = ShapesAccuracy(), ShapesAccuracy()
+    by_count: dict[int, ShapesAccuracy] = {}      # one- and two-object prompts fail differently
     permutation = np.random.default_rng(12345).permutation(len(prompts))
     # a derangement: no video is judged against its own caption in the control
     for i in np.flatnonzero(permutation == np.arange(len(prompts))):
@@ -62,6 +64,7 @@ def run_split(pipe, evaluator, split: str, args) -> dict:
             index = lo + k
             verdict = evaluator.evaluate(video, prompts[index])
             own.update(verdict)
+            by_count.setdefault(len(verdict.objects), ShapesAccuracy()).update(verdict)
             joint_per_prompt.append(int(verdict.joint))
             control.update(evaluator.evaluate(video, prompts[permutation[index]]))
         print(f"{split}: {min(lo + args.batch, len(prompts))}/{len(prompts)} "
@@ -69,6 +72,7 @@ def run_split(pipe, evaluator, split: str, args) -> dict:
               file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
     return {"prompts": len(prompts), "accuracy": own.summary(), "shuffled_control": control.summary(),
+            "by_object_count": {f"{n}": acc.summary() for n, acc in sorted(by_count.items())},
             "seconds": round(seconds, 1), "seconds_per_video": round(seconds / len(prompts), 3),
             "joint_per_prompt": joint_per_prompt}   # for paired comparisons of two pipelines
 

@@ -16,6 +16,8 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
 - `flat_fraction`, `flat_rms_error`, `edge_rms_error`: RMS error on [0, 1] of the clamped
   reconstruction where the clip's 5 x 5 neighbourhood is one colour (flat) and elsewhere (edges);
   `outlier_penalty_of_clips`: the release's outlier penalty of the clips themselves.
+- `prompt_following`: the shapes evaluator (issue 5's measure) on the reconstructions against each
+  clip's caption, overall and by object count: what a DiT generating these latents can reach at best.
 
     python scripts/eval_builtin_vae.py --vae tiny -o runs/eval-vae-tiny.json
     python scripts/eval_builtin_vae.py --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
@@ -36,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from reducio.data.synthetic.world import make_clip
+from reducio.data.synthetic.world import make_clip, sample_scene, seed_for
 from reducio.eval import psnr, ssim
 from reducio.models.vae import ReducioVAE
 from reducio.training.vae_losses import outlier_penalty
@@ -74,7 +76,7 @@ def encode_mode(vae: ReducioVAE, clips: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
-            backgrounds: list[str] | None = None) -> dict[str, float]:
+            backgrounds: list[str] | None = None, captions: list[str] | None = None) -> dict[str, float]:
     t = clips.shape[2]
     content_index = vae.content_frame_index(t)
     uses_content = vae.config.content_frame != "none"   # Table 3's "none" decodes from the latent alone
@@ -108,8 +110,25 @@ def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
     if backgrounds is not None:
         out["by_background"] = by_background(clips, torch.cat(recons), backgrounds,
                                              torch.cat(rec_psnr), torch.cat(rec_ssim))
+    if captions is not None:
+        out["prompt_following"] = prompt_following(torch.cat(recons), captions)
     out["clips"] = len(clips)
     return out
+
+
+def prompt_following(recons: torch.Tensor, captions: list[str]) -> dict[str, dict]:
+    """The shapes evaluator on the reconstructions, judged against each clip's own caption: the
+    ceiling of any DiT that generates this VAE's latents (issue 5's measure), overall and by the
+    number of objects (`by_object_count`)."""
+    from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
+
+    evaluator, overall, by_count = ShapesEvaluator(), ShapesAccuracy(), {}
+    for recon, text in zip(recons.clamp(-1.0, 1.0), captions):
+        verdict = evaluator.evaluate(recon, text)
+        overall.update(verdict)
+        by_count.setdefault(str(len(verdict.objects)), ShapesAccuracy()).update(verdict)
+    return {"accuracy": overall.summary(),
+            "by_object_count": {n: acc.summary() for n, acc in sorted(by_count.items())}}
 
 
 def flat_and_edge_errors(clips: torch.Tensor, recons: torch.Tensor) -> dict[str, float]:
@@ -152,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {"vae": args.vae}
     for split in args.splits:
         started = time.perf_counter()
-        backgrounds = [make_clip(i, split, size=64, frames=16).scene.background for i in range(args.count)]
-        results[split] = measure(vae, load_clips(split, args.count), backgrounds=backgrounds)
+        scenes = [sample_scene(seed_for(i, split), split, size=64, frames=16) for i in range(args.count)]
+        results[split] = measure(vae, load_clips(split, args.count), backgrounds=[s.background for s in scenes],
+                                 captions=[s.caption for s in scenes])
         results[split]["seconds"] = round(time.perf_counter() - started, 1)
         print(split, json.dumps(results[split]), flush=True)
     if args.output:

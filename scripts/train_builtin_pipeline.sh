@@ -9,6 +9,9 @@
 #   scripts/train_builtin_pipeline.sh assemble   # write $OUT (default src/reducio/assets/pipeline-tiny/) from the latest checkpoints
 #   scripts/train_builtin_pipeline.sh reranker   # train stage 1's reranker (RERANK_RUN, MINUTES) and write
 #                                                # $OUT's stage1/ with it (the rest of $OUT unchanged)
+#   scripts/train_builtin_pipeline.sh two-object # session 11: fine-tune $OUT's DiT on 16,000 new clips with
+#                                                # the two-object ones drawn 3x as often (TWO_RUN, MINUTES)
+#   scripts/train_builtin_pipeline.sh replace-dit   # write $OUT's dit/ from TWO_RUN's latest EMA weights
 #
 # The VAE comes first: scripts/train_builtin_vae.sh (then `... export`). One thread per process:
 # on a 2-core machine two single-threaded jobs (e.g. stage1 and the VAE) run side by side.
@@ -91,6 +94,35 @@ save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in 
 print("wrote", dst)
 PY
         ;;
+    two-object)
+        # Stage 2 bound motions to the wrong object in two-object scenes (docs/generate.md, session
+        # 11): new latents (clips 200,000-215,999 of train), two-object records repeated 3x (56 % of
+        # draws instead of 30 %), 50 minutes at batch 16, lr 1e-4 from $OUT's DiT (10,739 steps, 1 thread).
+        TWO_RUN=${TWO_RUN:-runs/dit-two3}
+        reducio extract --synthetic train --start 200000 --count 16000 --size 64 --vae tiny --latent mode \
+            --output data/latents/shapes-64-s11 --no-progress
+        [ -d data/latents/shapes-64-s11-two3 ] || python scripts/experiments/reweight_latent_shards.py \
+            data/latents/shapes-64-s11 data/latents/shapes-64-s11-two3 --two-object-copies 3
+        reducio train dit $(resume_or "$TWO_RUN" --recipe dit-tiny-cpu --set data.root=data/latents/shapes-64-s11-two3 \
+            --set model.init="$OUT/dit" --set data.batch_size=16 --set optim.lr=1e-4 --set train.sample_every=0 \
+            --set train.save_every=1500 --set train.keep_last=4) --set train.max_minutes="${MINUTES:-50}" "${@:2}" ;;
+    replace-dit)
+        TWO_RUN=${TWO_RUN:-runs/dit-two3}
+        tmp=$(mktemp -d)
+        reducio train export "$TWO_RUN" -o "$tmp/dit"
+        python - "$tmp/dit" "$OUT/dit" <<'PY'
+import sys
+from pathlib import Path
+from safetensors.torch import load_file, save_file
+
+src, dst = map(Path, sys.argv[1:3])
+dst.mkdir(parents=True, exist_ok=True)
+(dst / "config.json").write_text((src / "config.json").read_text())
+save_file({k: v.half().contiguous() if v.is_floating_point() else v       # fp16 on disk, as the rest
+           for k, v in load_file(src / "model.safetensors").items()}, dst / "model.safetensors")
+print("wrote", dst)
+PY
+        rm -rf "$tmp" ;;
     *)
-        echo "usage: $0 stage1|extract|dit|assemble|reranker [extra reducio arguments]" >&2; exit 2 ;;
+        echo "usage: $0 stage1|extract|dit|assemble|reranker|two-object|replace-dit [extra reducio arguments]" >&2; exit 2 ;;
 esac

@@ -55,3 +55,38 @@ def test_contrastive_training_learns_which_caption_fits_which_frame():
         own = m.score(images, captions[torch.arange(8) % 2])
         other = m.score(images, captions[1 - torch.arange(8) % 2])
     assert (own > other).all()
+
+
+def test_ranking_loss_is_chance_when_the_near_misses_are_the_frame_itself():
+    torch.manual_seed(0)
+    m = FrameTextMatcher(8, dim=16, width=8)
+    images, tokens = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 4, 8)
+    negatives = images[:, None].repeat(1, 3, 1, 1, 1)                   # B K 3 H W, K = 3
+    assert torch.allclose(m.ranking_loss(images, negatives, tokens, None), torch.tensor(math.log(4)), atol=1e-5)
+
+
+def test_ranking_training_separates_a_frame_from_its_near_miss():
+    """Caption "left" must pick the frame bright on the left over the same frame bright on the
+    right (and the other way round): the decision a reranker makes between candidates."""
+    torch.manual_seed(0)
+    m = FrameTextMatcher(8, dim=16, width=8)
+    captions = torch.randn(2, 4, 8)
+
+    def frames(kind):
+        images = torch.full((len(kind), 3, 32, 32), -1.0)
+        images[kind == 0, :, :, :16] = 1.0
+        images[kind == 1, :, :, 16:] = 1.0
+        return images
+
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    kind = torch.arange(8) % 2
+    losses = []
+    for _ in range(30):
+        loss = m.ranking_loss(frames(kind), frames(1 - kind)[:, None], captions[kind], None)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    with torch.no_grad():
+        assert (m.score(frames(kind), captions[kind]) > m.score(frames(1 - kind), captions[kind])).all()

@@ -56,3 +56,15 @@ class FrameTextMatcher(nn.Module):
         target = same_caption.to(logits.dtype)
         target = target / target.sum(1, keepdim=True)
         return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target.T / target.T.sum(1, keepdim=True)))
+
+    def ranking_loss(self, images: torch.Tensor, negatives: torch.Tensor, tokens: torch.Tensor,
+                     mask: torch.Tensor | None) -> torch.Tensor:
+        """Cross-entropy of each caption choosing its own frame among near misses: `images`
+        (B, 3, H, W) match their captions, `negatives` (B, K, 3, H, W) are the same scenes with one
+        visible thing changed (`reducio.data.synthetic.variants`). This is the decision a reranker
+        makes: one prompt, several frames."""
+        b, k = negatives.shape[:2]
+        frames = self.embed_frames(torch.cat([images[:, None], negatives], 1).flatten(0, 1)).view(b, k + 1, -1)
+        logits = self.log_scale.exp().clamp(max=100.0) * (frames @ self.embed_text(tokens, mask)[..., None])[..., 0]
+        return F.cross_entropy(logits, torch.zeros(b, dtype=torch.long, device=logits.device))   # B K+1
+
