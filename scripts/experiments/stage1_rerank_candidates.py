@@ -40,10 +40,15 @@ def main() -> None:
     mask = text.mask.repeat_interleave(n, 0)
     score = gen.reranker.score(images.flatten(0, 1), tokens, mask).view(count, n)
     rows = torch.arange(count)
+    two = torch.tensor([" and " in caption for caption in captions])             # two-object prompts
     for k in range(1, n + 1):
+        picked = correct[rows, score[:, :k].argmax(1)].float()
+        oracle = correct[:, :k].any(1).float()
         print(f"N={k}: first {correct[:, 0].float().mean():.3f}, mean {correct[:, :k].float().mean():.3f}, "
-              f"reranked {correct[rows, score[:, :k].argmax(1)].float().mean():.3f}, "
-              f"oracle {correct[:, :k].any(1).float().mean():.3f}")
+              f"reranked {picked.mean():.3f}, oracle {oracle.mean():.3f}; one / two objects: "
+              f"first {correct[~two, 0].float().mean():.3f} / {correct[two, 0].float().mean():.3f}, "
+              f"reranked {picked[~two].mean():.3f} / {picked[two].mean():.3f}, "
+              f"oracle {oracle[~two].mean():.3f} / {oracle[two].mean():.3f}")
 
 
 if __name__ == "__main__":
