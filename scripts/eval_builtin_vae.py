@@ -17,7 +17,8 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
   reconstruction where the clip's 5 x 5 neighbourhood is one colour (flat) and elsewhere (edges);
   `outlier_penalty_of_clips`: the release's outlier penalty of the clips themselves.
 - `prompt_following`: the shapes evaluator (issue 5's measure) on the reconstructions against each
-  clip's caption, overall and by object count: what a DiT generating these latents can reach at best.
+  clip's caption, overall and by object count: what a DiT generating these latents can reach at best;
+  `shape_confusion` counts each expected shape, per background, by the shape seen.
 
     python scripts/eval_builtin_vae.py --vae tiny -o runs/eval-vae-tiny.json
     python scripts/eval_builtin_vae.py --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
@@ -122,13 +123,19 @@ def prompt_following(recons: torch.Tensor, captions: list[str]) -> dict[str, dic
     number of objects (`by_object_count`)."""
     from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
 
-    evaluator, overall, by_count = ShapesEvaluator(), ShapesAccuracy(), {}
+    evaluator, overall, by_count, confusion = ShapesEvaluator(), ShapesAccuracy(), {}, {}
     for recon, text in zip(recons.clamp(-1.0, 1.0), captions):
         verdict = evaluator.evaluate(recon, text)
         overall.update(verdict)
         by_count.setdefault(str(len(verdict.objects)), ShapesAccuracy()).update(verdict)
+        background = text.rsplit(" on a ", 1)[1].split()[0]
+        for obj in verdict.objects:   # "square on white -> circle": which shapes come back as what
+            seen = obj.detected.shape if obj.detected is not None else "missing"
+            key = f"{obj.expected.shape} on {background} -> {seen}"
+            confusion[key] = confusion.get(key, 0) + 1
     return {"accuracy": overall.summary(),
-            "by_object_count": {n: acc.summary() for n, acc in sorted(by_count.items())}}
+            "by_object_count": {n: acc.summary() for n, acc in sorted(by_count.items())},
+            "shape_confusion": dict(sorted(confusion.items()))}
 
 
 def flat_and_edge_errors(clips: torch.Tensor, recons: torch.Tensor) -> dict[str, float]:

@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.hard_negatives < 0:
+        parser.error(f"--hard-negatives must be >= 0, got {args.hard_negatives}")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -125,8 +127,6 @@ def main() -> None:
                                    width=source.frame_tower[0].out_channels)
         matcher.load_state_dict(source.float().state_dict())
     optimizer = torch.optim.AdamW(matcher.parameters(), lr=args.lr, weight_decay=0.01)
-    if args.hard_negatives < 0:
-        raise SystemExit(f"--hard-negatives must be >= 0, got {args.hard_negatives}")
     g = torch.Generator().manual_seed(args.seed)
     step, state_path = 0, Path(args.output + ".state.pt")
     if state_path.exists():

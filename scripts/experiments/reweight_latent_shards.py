@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
-from reducio.data.latents import OPTIONAL_TENSORS, ShardRecord, list_shards, read_header, record_key, shard_name, write_shard
+from reducio.data.latents import OPTIONAL_TENSORS, LatentShardError, ShardRecord, list_shards, read_header, record_key, shard_name, write_shard
 
 
 def main() -> None:
@@ -27,7 +27,17 @@ def main() -> None:
     parser.add_argument("--two-object-copies", type=int, default=3, help="times each two-object record appears")
     parser.add_argument("--shard-size", type=int, default=256)
     args = parser.parse_args()
+    if args.two_object_copies < 1 or args.shard_size < 1:
+        parser.error(f"--two-object-copies and --shard-size must be >= 1, got {args.two_object_copies} / {args.shard_size}")
+    try:
+        sources = list_shards(args.source)
+    except LatentShardError as error:
+        parser.error(str(error))
+    if not sources:
+        parser.error(f"{args.source} holds no latent shards (shard-*.safetensors); run `reducio extract` first")
     out = Path(args.output)
+    if list_shards(out) if out.is_dir() else []:
+        parser.error(f"{out} already holds shards; give a new folder (copies would mix with them)")
     out.mkdir(parents=True, exist_ok=True)
     pending, index, counts, info = [], 0, {1: 0, 2: 0}, None
 
@@ -36,7 +46,7 @@ def main() -> None:
         write_shard(out / shard_name(1, 0, index), pending, info=info, items=[], shard={"rank": 0, "world_size": 1, "index": index})
         pending, index = [], index + 1
 
-    for path in list_shards(args.source):
+    for path in sources:
         header = read_header(path)
         info = header.info
         with safe_open(str(path), framework="pt") as handle:
