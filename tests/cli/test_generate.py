@@ -106,7 +106,6 @@ def test_builtin_default_not_installed_is_explained(monkeypatch, tmp_path):
     (["--size", "64", "--height", "64", "--width", "64"], "either --size or --height/--width"),
     (["--height", "64"], "--height and --width together"),
     (["--size", "70"], "multiples of 32"),
-    (["--stage1-candidates", "0"], "--stage1-candidates must be >= 1 \\(1 = no reranking\\), got 0"),
     (["--stage1-candidates", "2", "--image", "frame.png"], "with --image there is no stage 1"),
 ])
 def test_bad_arguments_fail_before_loading(extra, message, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from reducio.cli.arguments import non_negative_number, positive_int, positive_number
 from reducio.errors import ConfigError, ShapeError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -24,7 +25,7 @@ def add_vae_args(parser: argparse.ArgumentParser) -> None:
                             "or a hub id (default: tiny)")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     group.add_argument("--dtype", default="fp32", choices=tuple(DTYPES), help="weights and compute dtype")
-    group.add_argument("--batch-size", type=int, default=1, help="16-frame windows per forward pass")
+    group.add_argument("--batch-size", type=positive_int, default=1, help="16-frame windows per forward pass")
     group.add_argument("--tiling", action="store_true", help="spatial tiling for large frames (e.g. 1024 px)")
 
 
@@ -33,9 +34,9 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--size", default=None,
                        help="S or HxW, multiples of 32: resize the short side and centre-crop "
                             "(default: 64 for --vae tiny, else the clip's size cropped to multiples of 32)")
-    group.add_argument("--fps", type=float, default=16, help="frame rate to sample the clip at (default 16)")
+    group.add_argument("--fps", type=positive_number, default=16, help="frame rate to sample the clip at (default 16)")
     group.add_argument("--frames", type=int, default=16, help="frames to read per clip; 0 = the whole clip")
-    group.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    group.add_argument("--start", type=non_negative_number, default=0.0, help="start time in seconds (default 0)")
     group.add_argument("--sampling", default="nearest", choices=("nearest", "stride"),
                        help="nearest timestamp (default) or the release's integer stride round(src_fps/fps)")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from reducio.cli.arguments import integer, non_negative_int, positive_int, positive_number
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("data", help="generate synthetic data, inspect videos")
@@ -15,13 +17,13 @@ def register(subparsers) -> None:
         description="Write clips of the synthetic shapes world (docs/synthetic-world.md).",
     )
     synth.add_argument("-o", "--output", required=True, help="output folder")
-    synth.add_argument("--count", type=int, required=True, help="number of clips")
+    synth.add_argument("--count", type=positive_int, required=True, help="number of clips")
     synth.add_argument("--split", default="train", choices=("train", "validation", "test", "heldout"))
-    synth.add_argument("--size", type=int, default=64, help="frame side S, a multiple of 32 (default 64)")
-    synth.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
-    synth.add_argument("--seed-offset", type=int, default=0,
+    synth.add_argument("--size", type=integer(32), default=64, help="frame side S, a multiple of 32 (default 64)")
+    synth.add_argument("--frames", type=positive_int, default=16, help="frames per clip (default 16)")
+    synth.add_argument("--seed-offset", type=non_negative_int, default=0,
                        help="first clip index within the split (clip i has seed split_offset + i)")
-    synth.add_argument("--fps", type=float, default=16, help="frame rate stored in the files")
+    synth.add_argument("--fps", type=positive_number, default=16, help="frame rate stored in the files")
     synth.add_argument("--format", default="mp4", choices=("mp4", "mkv", "webm", "mov", "gif", "png"),
                        help="container (png = one folder of frames per clip)")
     synth.add_argument("--lossy", action="store_true", help="yuv420p H.264/VP9 instead of lossless RGB")

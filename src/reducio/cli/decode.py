@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from reducio.cli._vae_io import DTYPES
+from reducio.cli.arguments import positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--vae", default=None, help="VAE to decode with (default: the one recorded in the file)")
     parser.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
     parser.add_argument("--dtype", default="fp32", choices=tuple(DTYPES))
-    parser.add_argument("--batch-size", type=int, default=1, help="windows per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=1, help="windows per forward pass")
     parser.add_argument("--tiling", action="store_true", help="spatial tiling (use it if encode used it)")
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
     parser.set_defaults(func=run)

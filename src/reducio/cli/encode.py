@@ -7,6 +7,7 @@ import math
 
 from tqdm.auto import tqdm
 
+from reducio.cli.arguments import seed
 from reducio.cli._vae_io import add_input_args, add_vae_args, check_input_args, load_vae, read_clip
 
 
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("input", nargs="+", help="video file, folder of videos, folder of frames or glob")
     parser.add_argument("-o", "--output", required=True, help="output .safetensors file")
     parser.add_argument("--sample-posterior", action="store_true", help="store a posterior sample, not the mode")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --sample-posterior")
+    parser.add_argument("--seed", type=seed, default=0, help="seed for --sample-posterior")
     add_input_args(parser)
     add_vae_args(parser)
     parser.set_defaults(func=run)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from reducio.cli.arguments import integer, non_negative_int, positive_int, seed
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,13 +43,13 @@ def _register_recon(commands) -> None:
     source.add_argument("--data", nargs="+", help="video file(s), folder(s) of videos or glob(s)")
     source.add_argument("--synthetic", metavar="SPLIT",
                         help="clips of the shapes world (train, validation, test, heldout) instead of files")
-    parser.add_argument("--count", type=int, default=100, help="number of synthetic clips (default 100)")
-    parser.add_argument("--first", dest="synthetic_start", type=int, default=0,
+    parser.add_argument("--count", type=positive_int, default=100, help="number of synthetic clips (default 100)")
+    parser.add_argument("--first", dest="synthetic_start", type=non_negative_int, default=0,
                         help="first synthetic clip index (default 0)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N files")
+    parser.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N files")
     parser.add_argument("--sample-posterior", action="store_true",
                         help="decode a posterior sample (the release's evaluation) instead of the mode")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples (per clip)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the posterior samples (per clip)")
     parser.add_argument("--lpips", metavar="PATH", help="LPIPS weights: full LPIPS state dict or lin layers")
     parser.add_argument("--lpips-backbone", metavar="PATH",
                         help="torchvision VGG16/AlexNet ImageNet weights when --lpips holds only the lin layers")
@@ -77,8 +79,8 @@ def _register_gen(commands) -> None:
     parser.add_argument("--generate", nargs="?", const="builtin", default=None, metavar="PIPELINE",
                         help="first generate the videos that are missing from --videos with this pipeline "
                              "folder (default: the built-in one); video i is seeded with --seed + i")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first generated video")
-    parser.add_argument("--frames", type=int, default=16, help="frames per generated video")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the first generated video")
+    parser.add_argument("--frames", type=integer(16), default=16, help="frames per generated video")
     parser.add_argument("-o", "--output", required=True, help="output folder")
     parser.set_defaults(func=run_gen)
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from reducio.cli.arguments import integer, non_negative_number, positive_int, positive_number, seed
 from reducio.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -29,17 +30,17 @@ def register(subparsers) -> None:
     parser.add_argument("--image", default=None,
                         help="content image (png/jpg or a video's first frame); it becomes the MIDDLE "
                              "frame (7 of 16) of the clip, NOT the first frame")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps of the video stage")
-    parser.add_argument("--guidance", type=float, default=None,
-                        help="text guidance scale of the video stage (1 = off)")
-    parser.add_argument("--image-guidance", type=float, default=None,
-                        help="image guidance scale of the video stage (1 = off, the default)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    parser.add_argument("--steps", type=positive_int, default=None, help="sampler steps of the video stage")
+    parser.add_argument("--guidance", type=non_negative_number, default=None,
+                        help="text guidance scale of the video stage, >= 0 (1 or below = off)")
+    parser.add_argument("--image-guidance", type=non_negative_number, default=None,
+                        help="image guidance scale of the video stage, >= 0 (1 or below = off, the default)")
     parser.add_argument("--negative-prompt", default=None, help="text to steer away from")
-    parser.add_argument("--stage1-steps", type=int, default=None, help="sampler steps of the image stage")
-    parser.add_argument("--stage1-guidance", type=float, default=None,
-                        help="guidance scale of the image stage")
-    parser.add_argument("--stage1-candidates", type=int, default=None,
+    parser.add_argument("--stage1-steps", type=positive_int, default=None, help="sampler steps of the image stage")
+    parser.add_argument("--stage1-guidance", type=non_negative_number, default=None,
+                        help="guidance scale of the image stage, >= 0 (1 or below = off)")
+    parser.add_argument("--stage1-candidates", type=positive_int, default=None,
                         help="content images sampled per video; the built-in stage 1's reranker keeps "
                              "the one that matches the prompt best (default: its own, 1 = no reranking)")
     parser.add_argument("--size", default=None,
@@ -49,11 +50,11 @@ def register(subparsers) -> None:
                         help="with --size S: the aspect ratio W:H, e.g. 16:9; S 256/512/1024 take "
                              "PixArt-alpha's closest bucket (--size 1024 --aspect 16:9 -> 768x1344), "
                              "other S about S*S pixels in multiples of 32")
-    parser.add_argument("--height", type=int, default=None, help="video height (multiple of 32)")
-    parser.add_argument("--width", type=int, default=None, help="video width (multiple of 32)")
-    parser.add_argument("--frames", type=int, default=16,
+    parser.add_argument("--height", type=integer(32), default=None, help="video height (a multiple of 32)")
+    parser.add_argument("--width", type=integer(32), default=None, help="video width (a multiple of 32)")
+    parser.add_argument("--frames", type=integer(16), default=16,
                         help="16, or 16 + 8k for longer clips generated window by window (e.g. 48)")
-    parser.add_argument("--fps", type=float, default=None, help="frame rate of the written video "
+    parser.add_argument("--fps", type=positive_number, default=None, help="frame rate of the written video "
                                                                  "(default: the pipeline's, 16)")
     parser.add_argument("--pipeline", default=None,
                         help="pipeline folder (save_pretrained); default: the built-in one")
@@ -181,8 +182,6 @@ def _check_args(args: argparse.Namespace, parse_size_arg):
         raise ConfigError(f"cannot write {output}: unknown video suffix {suffix!r}; use one of "
                           f"{', '.join(s for s in WRITABLE_SUFFIXES if s.startswith('.'))} "
                           "(or no suffix for a folder of PNG frames)")
-    if args.stage1_candidates is not None and args.stage1_candidates < 1:
-        raise ConfigError(f"--stage1-candidates must be >= 1 (1 = no reranking), got {args.stage1_candidates}")
     if args.stage1_candidates is not None and args.image is not None:
         raise ConfigError("--stage1-candidates reranks the content frames stage 1 draws from the prompt; "
                           "with --image there is no stage 1: leave one of them out")
@@ -212,8 +211,4 @@ def _check_args(args: argparse.Namespace, parse_size_arg):
         raise ConfigError(f"--frames must be 16 + 8k (16, 24, 32, 40, 48, ...): one 16-frame window, "
                           f"then 8 new frames per extra window; got {args.frames}, use {lower} or "
                           f"{lower + 8}")
-    for name in ("steps", "stage1_steps"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     return output, size

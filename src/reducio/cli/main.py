@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 
+from reducio.cli.arguments import ReducioArgumentParser
 from reducio.errors import ReducioError
 
 # Each module defines `register(subparsers)`, which adds its parser and sets `func=run`.
@@ -25,7 +26,7 @@ SUBCOMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ReducioArgumentParser(
         prog="reducio",
         description="Reducio: video generation from extremely compressed motion latents.",
     )

@@ -7,6 +7,7 @@ import math
 
 from tqdm.auto import tqdm
 
+from reducio.cli.arguments import seed
 from reducio.cli._vae_io import add_input_args, add_vae_args, check_input_args, load_vae, output_paths, read_clip
 
 
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
     parser.add_argument("--sample-posterior", action="store_true",
                         help="decode a posterior sample instead of the mode (the release samples)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --sample-posterior")
+    parser.add_argument("--seed", type=seed, default=0, help="seed for --sample-posterior")
     add_input_args(parser)
     add_vae_args(parser)
     parser.set_defaults(func=run)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from reducio.cli.arguments import positive_int
 from reducio.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_recipe: str) -
     parser.add_argument("--output-dir", default=None, help="run directory (default: runs/<task>-<recipe>)")
     parser.add_argument("--resume", nargs="?", const="latest", default=None, metavar="PATH",
                         help="continue a run: the latest checkpoint of --output-dir, or the checkpoint PATH")
-    parser.add_argument("--max-steps", type=int, default=None, help="train until this step (overrides train.max_steps)")
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="train until this step (overrides train.max_steps)")
     parser.add_argument("--init", default=None, metavar="WEIGHTS",
                         help="start from these weights (from_pretrained path, official .ckpt too): sets model.init")
 
