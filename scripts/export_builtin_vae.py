@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_builtin_vae import load_checkpoint, load_clips, measure  # noqa: E402
 
-from reducio.hub import assets_root  # noqa: E402
+from reducio.loading.sources import assets_root  # noqa: E402
 from reducio.models.vae import ReducioVAE  # noqa: E402
 
 TARGET_PSNR, TARGET_SSIM = 32.0, 0.95  # the target for the built-in tiny VAE

@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "ReducioVAE": "reducio.models.vae",
     "VAEConfig": "reducio.models.vae",
     "DiagonalGaussian": "reducio.models.vae",
-    "load_vae": "reducio.models.vae.pretrained",
+    "ReducioVAEOutput": "reducio.models.vae",
     # Reducio-DiT, conditions, diffusion
     "ReducioDiT": "reducio.models.dit",
     "DiTConfig": "reducio.models.dit",
@@ -98,8 +98,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the real names
     )
     from reducio.eval import ShapesEvaluator, psnr, ssim
     from reducio.models.dit import DiTConfig, ReducioDiT
-    from reducio.models.vae import DiagonalGaussian, ReducioVAE, VAEConfig
-    from reducio.models.vae.pretrained import load_vae
+    from reducio.models.vae import DiagonalGaussian, ReducioVAE, ReducioVAEOutput, VAEConfig
     from reducio.pipelines import (
         ReducioImageToVideoPipeline,
         ReducioPipelineOutput,

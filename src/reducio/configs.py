@@ -35,6 +35,8 @@ class JsonConfig:
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:
         if not isinstance(data, dict):
             raise ConfigError(f"{cls.__name__}.from_dict expects a dict, got {type(data).__name__}")
+        # "_class_name", "_diffusers_version"...: metadata diffusers writes into a model's config.json
+        data = {k: v for k, v in data.items() if not k.startswith("_")}
         check_keys(cls, data)
         sections = _section_fields(cls)
         for name, section in sections.items():

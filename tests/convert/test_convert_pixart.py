@@ -55,7 +55,7 @@ def test_converted_model_reproduces_pixart_on_a_single_frame():
         ref = pixart(latent, encoder_hidden_states=text, timestep=t,
                      added_cond_kwargs={"resolution": None, "aspect_ratio": None},
                      encoder_attention_mask=mask.long()).sample[:, :4]
-        ours = model(latent[:, :, None], t, text=text, text_mask=mask)[:, :, 0]
+        ours = model(latent[:, :, None], t, text=text, text_mask=mask).sample[:, :, 0]
     torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
 
 
@@ -99,9 +99,9 @@ def test_the_converted_2d_plus_1d_model_starts_as_the_image_model():
     frames = torch.randn(1, 4, 3, 8, 8)
     text = torch.randn(1, 5, CAPTION)
     with torch.no_grad():
-        out = video(frames, 300, text=text)
+        out = video(frames, 300, text=text).sample
         # frame 0 has no temporal offset in the position embedding: identical to the image model
-        ref = image(frames[:, :, :1], 300, text=text)
+        ref = image(frames[:, :, :1], 300, text=text).sample
     torch.testing.assert_close(out[:, :, :1], ref, rtol=1e-5, atol=1e-6)
 
 

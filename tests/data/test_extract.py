@@ -42,7 +42,7 @@ def test_synthetic_extraction_stores_what_the_release_stores(tmp_path, vae):
                   semantic_encoder=PatchPixelSemanticEncoder(), content_encoder=PooledRGBContentEncoder())
     assert (report.clips_written, report.shards_written, report.failed) == (6, 3, [])
     dataset = LatentShardDataset(tmp_path / "mode")
-    assert dataset.info["latent_mode"] == "mode" and dataset.info["vae_config"] == vae.config.to_dict()
+    assert dataset.info["latent_mode"] == "mode" and dataset.info["vae_config"] == vae.arch.to_dict()
     clip = make_clip(4, "train", 32, 8)
     video = torch.from_numpy(clip.video).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]  # 1 3 T H W
     with torch.no_grad():

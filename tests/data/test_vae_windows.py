@@ -60,7 +60,7 @@ def test_latent_file_round_trip_and_errors(tmp_path, vae):
     data = LatentFile(latent=torch.randn(3, 16, 4, 2, 2), content=torch.rand(3, 3, 64, 64) * 2 - 1,
                       clip=torch.tensor([0, 0, 1]), sources=[{"path": "a.mp4", "frames": 30, "start": 0.0},
                                                             {"path": "b.mp4", "frames": 16, "start": 0.0}],
-                      fps=16.0, window=16, vae="tiny", vae_config=vae.config.to_dict(), sample_posterior=False)
+                      fps=16.0, window=16, vae="tiny", vae_config=vae.arch.to_dict(), sample_posterior=False)
     path = save_latents(tmp_path / "lat.safetensors", data)
     back = load_latents(path)
     assert torch.equal(back.latent, data.latent) and back.sources == data.sources

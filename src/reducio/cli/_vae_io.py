@@ -87,7 +87,7 @@ def quality_note(source: str) -> str | None:
     """
     import json
 
-    from reducio.hub import assets_root
+    from reducio.loading.sources import assets_root
 
     if Path(source).suffix or Path(source).exists():
         return None  # a user's own folder or file: no shipped measurement to report

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     vae, warning = load_vae(args)
     if warning:
         print(warning)
-    if data.vae_config and data.vae_config != json.loads(json.dumps(vae.config.to_dict())):
+    if data.vae_config and data.vae_config != json.loads(json.dumps(vae.arch.to_dict())):
         logger.warning("the VAE %s differs from the one that encoded %s (%s); decoding anyway",
                        args.vae, args.input, data.vae)
     if data.latent.shape[1] != vae.config.latent_channels or data.window != vae.config.frames:

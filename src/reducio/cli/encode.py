@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             sources.append({"path": str(path), "frames": int(video.shape[1]), "start": args.start})
     data = LatentFile(
         latent=torch.cat(latents), content=torch.cat(contents), clip=torch.cat(clips), sources=sources,
-        fps=args.fps, window=vae.config.frames, vae=str(args.vae), vae_config=vae.config.to_dict(),
+        fps=args.fps, window=vae.config.frames, vae=str(args.vae), vae_config=vae.arch.to_dict(),
         sample_posterior=args.sample_posterior,
     )
     path = save_latents(args.output, data)

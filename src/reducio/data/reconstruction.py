@@ -130,7 +130,7 @@ def weights_warning(vae, source: str) -> str | None:
         candidates.append(path.parent / "metadata.json")
     else:
         try:
-            from reducio.hub import assets_root
+            from reducio.loading.sources import assets_root
 
             candidates.append(assets_root() / f"vae-{source}" / "metadata.json")
         except ImportError:

@@ -191,8 +191,8 @@ class VAEObjective(Objective):
             f"{math.ceil((start - 1) / 2) if loss.disc_start_unit == 'lightning_global_step' else start}",
             "vae_parameters": sum(p.numel() for p in vae.parameters()),
         }
-        if hasattr(vae, "config") and hasattr(vae.config, "to_dict"):
-            notes["vae_config"] = vae.config.to_dict()
+        if hasattr(vae, "arch"):
+            notes["vae_config"] = vae.arch.to_dict()
         return notes
 
     # ------------------------------------------------------------------ one iteration

@@ -42,7 +42,7 @@ def _partly_initialised(section: VAEModelSection) -> nn.Module:
     from reducio.training.vae_objective import matching_names
 
     source = ReducioVAE.from_pretrained(section.init)
-    config = VAEConfig.from_dict({**source.config.to_dict(), **section.overrides})
+    config = VAEConfig.from_dict({**source.arch.to_dict(), **section.overrides})
     vae = ReducioVAE(config)
     theirs, ours = source.state_dict(), vae.state_dict()
     names = matching_names(ours, section.init_only, "model.init_only", vae)

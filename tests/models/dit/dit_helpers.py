@@ -46,4 +46,4 @@ def make_inputs(config: DiTConfig, batch: int = 2, grid=(4, 2, 2), text_len: int
 
 def run(model: ReducioDiT, inputs: dict, **kwargs) -> torch.Tensor:
     args = dict(inputs)
-    return model(args.pop("latent"), args.pop("timestep"), **args, **kwargs)
+    return model(args.pop("latent"), args.pop("timestep"), **args, **kwargs).sample

@@ -21,7 +21,7 @@ def test_save_pretrained_from_pretrained_round_trip(tmp_path):
     assert (tmp_path / "dit" / "config.json").is_file()
     assert DiTConfig.from_json(tmp_path / "dit" / "config.json") == config
     loaded = ReducioDiT.from_pretrained(tmp_path / "dit")
-    assert loaded.config == config
+    assert loaded.arch == config
     assert torch.equal(run(loaded, inputs), run(model, inputs))
     model.save_single_file(tmp_path / "dit.safetensors")
     single = ReducioDiT.from_pretrained(tmp_path / "dit.safetensors")

@@ -130,7 +130,7 @@ def test_adamw_steps_lower_the_loss_on_a_fixed_batch(objective):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(8):
-        loss = diffusion.loss(model(batch.noisy, batch.timesteps, **inputs), batch)
+        loss = diffusion.loss(model(batch.noisy, batch.timesteps, **inputs).sample, batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -164,7 +164,7 @@ def test_compiled_model_matches_eager_and_keeps_its_position_cache_outside_the_g
     cached from inside a CUDA-graphed region would be overwritten by the next replay)."""
     torch.manual_seed(0)
     model = randomize(ReducioDiT(tiny_config())).eval()
-    inputs = make_inputs(model.config)
+    inputs = make_inputs(model.arch)
     with torch.no_grad():
         eager = run(model, inputs)
         model._pos_cache.clear()

@@ -23,7 +23,7 @@ import torch
 
 from reducio.data.synthetic.world import make_clip
 from reducio.eval import psnr
-from reducio.hub import assets_root
+from reducio.loading.sources import assets_root
 from reducio.models.vae import ReducioVAE
 
 ASSET = assets_root() / "vae-tiny"

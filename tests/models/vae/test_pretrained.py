@@ -20,9 +20,9 @@ from reducio.cli import main as cli
 from reducio.convert.official import clean_official_state_dict
 from reducio.convert.state_dict import compare_state_dict
 from reducio.errors import CheckpointError, ModelNotFoundError, UnsafeCheckpointError
-from reducio.hub import instantiate_for_loading, save_single_file
+from reducio.models.modeling import instantiate_for_loading
 from reducio.models.vae import ReducioVAE, VAEConfig
-from reducio.models.vae.pretrained import load_vae, official_config
+from reducio.models.vae.pretrained import official_config
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TINY = FIXTURES / "official_tiny"
@@ -96,8 +96,8 @@ def _reconstruct(model: ReducioVAE, reference: dict[str, torch.Tensor], prefix: 
 def test_official_checkpoint_reproduces_fixture_recon(tmp_path, tiny_weights, reference, prefix):
     weights = {**tiny_weights, **_loss_entries()}
     path = write_official_checkpoint(tmp_path / "reducio-tiny.ckpt", weights, prefix)
-    model = load_vae(path, config=TINY_YAML)
-    assert model.config == VAEConfig.from_official_yaml(TINY_YAML)
+    model = ReducioVAE.from_single_file(path, config=TINY_YAML)
+    assert model.arch == VAEConfig.from_official_yaml(TINY_YAML)
     assert model.dtype == torch.float32 and not model.training
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert frozen == {f"decoder.{m}.fuse.0.pos_embed" for m in ("mid", "up.2", "up.3")}
@@ -111,7 +111,7 @@ def test_official_checkpoint_without_config_infers_the_architecture(tmp_path, ti
     # leave no trace in them, so they take the release's values (128, no tiling, 256 px).
     expected = VAEConfig.from_official_yaml(TINY_YAML).replace(
         window_size=128, use_tiling=False, tile_sample_min_size=256)
-    assert model.config == expected
+    assert model.arch == expected
     for key, value in tiny_weights.items():
         assert torch.equal(model.state_dict()[key], value.float()), key
 
@@ -138,7 +138,7 @@ def test_missing_key_fails_naming_it(tmp_path, tiny_weights):
     path = write_official_checkpoint(tmp_path / "missing.ckpt", weights)
     pattern = r"missing.ckpt[\s\S]*1 missing[\s\S]*decoder.up.2.fuse.0.attn.to_k.weight"
     with pytest.raises(CheckpointError, match=pattern):
-        load_vae(path, config=TINY_YAML)
+        ReducioVAE.from_single_file(path, config=TINY_YAML)
 
 
 def test_mis_shaped_key_fails_naming_it(tmp_path, tiny_weights):
@@ -146,7 +146,7 @@ def test_mis_shaped_key_fails_naming_it(tmp_path, tiny_weights):
     weights["quant_conv.bias"] = torch.zeros(15)
     path = write_official_checkpoint(tmp_path / "misshaped.ckpt", weights)
     with pytest.raises(CheckpointError, match=r"quant_conv.bias: \[15\] vs \[16\]"):
-        load_vae(path, config=TINY_YAML)
+        ReducioVAE.from_single_file(path, config=TINY_YAML)
 
 
 def test_checkpoint_whose_weights_need_code_is_refused_without_running_it(tmp_path, tiny_weights):
@@ -155,23 +155,25 @@ def test_checkpoint_whose_weights_need_code_is_refused_without_running_it(tmp_pa
     weights["quant_conv.bias"] = WritesFileWhenLoaded(str(marker))
     path = write_official_checkpoint(tmp_path / "evil.ckpt", weights)
     with pytest.raises(UnsafeCheckpointError, match="quant_conv.bias"):
-        load_vae(path, config=TINY_YAML)
+        ReducioVAE.from_single_file(path, config=TINY_YAML)
     assert not marker.exists()
 
 
 def test_folder_and_single_file_round_trips_are_identical(tmp_path, tiny_weights, reference):
-    model = load_vae(write_official_checkpoint(tmp_path / "t.ckpt", tiny_weights), config=TINY_YAML)
+    model = ReducioVAE.from_single_file(write_official_checkpoint(tmp_path / "t.ckpt", tiny_weights),
+                                        config=TINY_YAML)
     expected = _reconstruct(model, reference)
     model.save_pretrained(tmp_path / "folder")
-    save_single_file(model, tmp_path / "single.safetensors")
+    model.save_single_file(tmp_path / "single.safetensors")
     for source in (tmp_path / "folder", tmp_path / "single.safetensors"):
         loaded = ReducioVAE.from_pretrained(source)
-        assert loaded.config == model.config  # window 8 and 64 px tiling survive, unlike shapes-only
+        assert loaded.arch == model.arch  # window 8 and 64 px tiling survive, unlike shapes-only
         assert torch.equal(_reconstruct(loaded, reference), expected)
 
 
 def test_bare_official_safetensors_loads_with_shapes(tiny_weights, reference):
-    model = load_vae(TINY / "weights.safetensors", config=TINY_YAML, torch_dtype=torch.float32)
+    model = ReducioVAE.from_single_file(TINY / "weights.safetensors", config=TINY_YAML,
+                                        torch_dtype=torch.float32)
     torch.testing.assert_close(_reconstruct(model, reference), reference["recon"], atol=ATOL, rtol=0)
 
 
@@ -179,11 +181,11 @@ def test_official_hub_id_offline_gives_the_download_command(tmp_path, monkeypatc
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ModelNotFoundError) as error:
-        load_vae("microsoft/Reducio-VAE", variant="ft2", cache_dir=tmp_path / "cache")
+        ReducioVAE.from_pretrained("microsoft/Reducio-VAE", variant="ft2", cache_dir=tmp_path / "cache")
     message = str(error.value)
     assert "hf download microsoft/Reducio-VAE reducio-ft2-fs32-attn23.ckpt --local-dir" in message
     with pytest.raises(ModelNotFoundError, match="reducio-ft4-fs32-attn23.ckpt"):
-        load_vae("microsoft/Reducio-VAE", cache_dir=tmp_path / "cache")
+        ReducioVAE.from_pretrained("microsoft/Reducio-VAE", cache_dir=tmp_path / "cache")
 
 
 def test_official_hub_id_loads_from_the_cache_offline(tmp_path, monkeypatch, tiny_weights, reference):
@@ -198,7 +200,7 @@ def test_official_hub_id_loads_from_the_cache_offline(tmp_path, monkeypatch, tin
     write_official_checkpoint(repo / "snapshots" / commit / "reducio-ft2-fs32-attn23.ckpt", tiny_weights)
     for args in (("microsoft/Reducio-VAE",), ("ft2",)):
         kwargs = {"variant": "ft2"} if args[0].startswith("microsoft") else {}
-        model = load_vae(*args, config=TINY_YAML, cache_dir=cache, **kwargs)
+        model = ReducioVAE.from_pretrained(*args, config=TINY_YAML, cache_dir=cache, **kwargs)
         torch.testing.assert_close(_reconstruct(model, reference), reference["recon"], atol=ATOL, rtol=0)
 
 
@@ -206,10 +208,10 @@ def test_download_folder_with_official_file_loads(tmp_path, tiny_weights, refere
     folder = tmp_path / "Reducio-VAE"
     folder.mkdir()
     write_official_checkpoint(folder / "reducio-ft2-fs32-attn23.ckpt", tiny_weights)
-    model = load_vae(folder, variant="ft2", config=TINY_YAML)
+    model = ReducioVAE.from_pretrained(folder, variant="ft2", config=TINY_YAML)
     torch.testing.assert_close(_reconstruct(model, reference), reference["recon"], atol=ATOL, rtol=0)
     with pytest.raises(ModelNotFoundError, match="reducio-ft4-fs32-attn23.ckpt"):
-        load_vae(folder)  # default variant ft4 is not there
+        ReducioVAE.from_pretrained(folder)  # default variant ft4 is not there
 
 
 def cli_main(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:

@@ -12,12 +12,16 @@ one key and the shapes of a batch never depend on what was dropped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.loaders import PeftAdapterMixin
+from diffusers.models.modeling_outputs import Transformer2DModelOutput
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from reducio.errors import ShapeError
-from reducio.hub import PretrainedMixin
+from reducio.models.modeling import ReducioModelMixin, takes_config
 from reducio.models.dit.block import DiTBlock, FinalLayer
 from reducio.models.dit.config import DiTConfig
 from reducio.models.dit.content_condition import ContentEmbedder, split_content_tokens
@@ -27,19 +31,23 @@ from reducio.models.dit.patchify import check_patchable, patchify, unpatchify
 FlagLike = bool | torch.Tensor | None
 
 
-class ReducioDiT(PretrainedMixin, nn.Module):
-    """Text + image conditioned video diffusion transformer (see `forward`).
+class ReducioDiT(ReducioModelMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
+    """Text + image conditioned video diffusion transformer (see `forward`), a diffusers model.
 
-    `from_pretrained(path_or_id, config=None, torch_dtype=None, device=None)` and
-    `save_pretrained(dir)` / `save_single_file(path.safetensors)` come from `reducio.hub`
-    (folder = config.json + model.safetensors).
+    `ReducioDiT(DiTConfig.preset("tiny"))`, `ReducioDiT.from_config("tiny")`,
+    `ReducioDiT.from_pretrained(folder_or_id)` (strict: models/modeling.py), `save_pretrained`;
+    peft LoRA through `add_adapter` / `load_lora_adapter` (diffusers' PeftAdapterMixin).
     """
 
     config_class = DiTConfig
+    builtin_kind = "dit"
+    _supports_gradient_checkpointing = True
+    _no_split_modules = ["DiTBlock"]
 
-    def __init__(self, config: DiTConfig | None = None) -> None:
+    @takes_config(DiTConfig)
+    def __init__(self, config: DiTConfig | str | None = None, **fields: Any) -> None:
         super().__init__()
-        self.config = config = config if config is not None else DiTConfig()
+        config = self._register_arch(config, fields)
         dim = config.hidden_size
 
         self.patch_embed = nn.Linear(config.patch_dim, dim)
@@ -103,14 +111,6 @@ class ReducioDiT(PretrainedMixin, nn.Module):
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
 
-    # ------------------------------------------------------------------ switches
-    def enable_gradient_checkpointing(self) -> None:
-        """Recompute each block's activations in backward (training memory for compute)."""
-        self.gradient_checkpointing = True
-
-    def disable_gradient_checkpointing(self) -> None:
-        self.gradient_checkpointing = False
-
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
@@ -127,7 +127,8 @@ class ReducioDiT(PretrainedMixin, nn.Module):
         drop_text: FlagLike = None,
         drop_image: FlagLike = None,
         content_split: bool | None = None,
-    ) -> torch.Tensor:
+        return_dict: bool = True,
+    ) -> Transformer2DModelOutput | tuple[torch.Tensor]:
         """Predict noise (or velocity, per `config.prediction_type`) for a noisy motion latent.
 
         Args:
@@ -144,9 +145,10 @@ class ReducioDiT(PretrainedMixin, nn.Module):
                 when the content grid has more than config.content_split_threshold tokens.
 
         Returns:
-            (B, C, t, h, w) prediction in `latent`'s dtype.
+            Transformer2DModelOutput(sample=(B, C, t, h, w) prediction in `latent`'s dtype), or
+            the tuple (prediction,) with return_dict=False.
         """
-        config = self.config
+        config = self.arch
         check_patchable(latent, config.patch_size, config.in_channels)
         batch, (frames, height, width) = latent.shape[0], latent.shape[2:]
         pt, ph, pw = config.patch_size
@@ -167,12 +169,13 @@ class ReducioDiT(PretrainedMixin, nn.Module):
         for index, block in enumerate(self.blocks):
             context, mask = contexts[index % len(contexts)] if contexts else (None, None)
             if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-                x = checkpoint(block, x, modulation, grid, context, mask, use_reentrant=False)
+                x = self._gradient_checkpointing_func(block, x, modulation, grid, context, mask)
             else:
                 x = block(x, modulation, grid, context, mask)
 
         out = self.final(x, t_emb)                                                   # B N patch
-        return unpatchify(out, config.patch_size, grid).to(latent.dtype)            # B C t h w
+        sample = unpatchify(out, config.patch_size, grid).to(latent.dtype)          # B C t h w
+        return Transformer2DModelOutput(sample=sample) if return_dict else (sample,)
 
     @torch.compiler.disable
     def _video_pos_embed(self, grid: tuple[int, int, int], device: torch.device,
@@ -185,8 +188,8 @@ class ReducioDiT(PretrainedMixin, nn.Module):
         if key not in self._pos_cache:
             if len(self._pos_cache) > 16:  # aspect buckets x devices; never grows without bound
                 self._pos_cache.clear()
-            pos = video_pos_embed(self.config.hidden_size, grid, self.config.patch_size,
-                                  self.config.pos_embed_base_size)
+            pos = video_pos_embed(self.arch.hidden_size, grid, self.arch.patch_size,
+                                  self.arch.pos_embed_base_size)
             self._pos_cache[key] = pos.to(device=device, dtype=dtype)
         return self._pos_cache[key]
 
@@ -199,7 +202,7 @@ class ReducioDiT(PretrainedMixin, nn.Module):
         One entry when every block sees the same context; four when the content grid is split
         (Fig. 2): entry k holds content sub-grid k, and block i uses entry i mod 4.
         """
-        config = self.config
+        config = self.arch
         drop_text = _batch_flags(drop_text, batch, device, "drop_text")
         drop_image = _batch_flags(drop_image, batch, device, "drop_image")
         parts: list[torch.Tensor] = []
@@ -252,7 +255,7 @@ class ReducioDiT(PretrainedMixin, nn.Module):
         if content.shape[0] != batch:
             raise ShapeError(f"content has batch {content.shape[0]}, the latent {batch}")
         grid_tokens = self.content_embed(content.to(device), latent_hw,
-                                         self.config.patch_size[1:])              # B gh gw D
+                                         self.arch.patch_size[1:])              # B gh gw D
         split = (self.content_embed.should_split(tuple(grid_tokens.shape[1:3]))
                  if content_split is None else content_split)
         sets = (split_content_tokens(grid_tokens) if split

@@ -3,13 +3,12 @@
 from reducio.models.vae.autoencoder import ReducioVAE
 from reducio.models.vae.config import VAEConfig
 from reducio.models.vae.distribution import DiagonalGaussian
-from reducio.models.vae.outputs import ContentFeatures, DecoderOutput, EncoderOutput
+from reducio.models.vae.outputs import ContentFeatures, ReducioVAEOutput
 
 __all__ = [
     "ContentFeatures",
-    "DecoderOutput",
     "DiagonalGaussian",
-    "EncoderOutput",
     "ReducioVAE",
+    "ReducioVAEOutput",
     "VAEConfig",
 ]

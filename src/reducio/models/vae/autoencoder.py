@@ -13,36 +13,44 @@ normalisation and is encoded/decoded on its own, one after the other (peak memor
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Sequence, Union
+import os
+from typing import Any, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKLOutput
+from diffusers.models.autoencoders.vae import AutoencoderMixin, DecoderOutput
 
 from reducio.errors import ShapeError, VideoInputError
-from reducio.models.vae.blocks import Checkpointable, Conv3d
+from reducio.models.modeling import ReducioModelMixin, takes_config
+from reducio.models.vae.blocks import Conv3d
 from reducio.models.vae.config import VAEConfig
 from reducio.models.vae.content_encoder import ContentEncoder
 from reducio.models.vae.decoder import FusionDecoder
 from reducio.models.vae.distribution import DiagonalGaussian
 from reducio.models.vae.encoder import MotionEncoder
-from reducio.models.vae.outputs import ContentFeatures, DecoderOutput, EncoderOutput
+from reducio.models.vae.outputs import ContentFeatures, ReducioVAEOutput
+from reducio.models.vae.pretrained import load_official_by_name, load_vae_file
 from reducio.models.vae.tiling import (tiled_decode, tiled_encode_content, tiled_encode_video,
                                        tiling_triggered)
 
 ContentInput = Union[torch.Tensor, ContentFeatures, Sequence[Union[torch.Tensor, ContentFeatures]]]
 
 
-class ReducioVAE(nn.Module):
-    """Reducio-VAE. `ReducioVAE(VAEConfig.preset("ft4"))`; the default config is ft4."""
+class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
+    """Reducio-VAE, a diffusers model. `ReducioVAE(VAEConfig.preset("ft4"))`,
+    `ReducioVAE.from_config("tiny")` or `ReducioVAE.from_pretrained(folder_or_id)`; the default
+    config is ft4 (models/modeling.py: the config system and strict loading)."""
 
     config_class = VAEConfig
+    builtin_kind = "vae"
+    _supports_gradient_checkpointing = True
 
-    def __init__(self, config: VAEConfig | None = None) -> None:
+    @takes_config(VAEConfig)
+    def __init__(self, config: VAEConfig | str | None = None, **fields: Any) -> None:
         super().__init__()
-        self.config = config if config is not None else VAEConfig()
-        c = self.config
+        c = self._register_arch(config, fields)
         self.encoder_3d = MotionEncoder(c)
         if c.has_content:
             self.encoder_2d = ContentEncoder(c)
@@ -50,6 +58,7 @@ class ReducioVAE(nn.Module):
         self.quant_conv = Conv3d(2 * c.z_channels, 2 * c.latent_channels, kernel_size=1)
         self.post_quant_conv = Conv3d(c.latent_channels, c.z_channels, kernel_size=1)
         # runtime switches, initialised from the config (which stays frozen)
+        self.use_slicing = False
         self.use_tiling = c.use_tiling
         self.tile_sample_min_size = c.tile_sample_min_size
         self.tile_overlap_factor = c.tile_overlap_factor
@@ -57,23 +66,27 @@ class ReducioVAE(nn.Module):
         if c.gradient_checkpointing:
             self.enable_gradient_checkpointing()
 
-    # ================================================================== loading / saving
+    # ================================================================== loading
     @classmethod
-    def from_pretrained(cls, path_or_id: str | Path, config: VAEConfig | str | Path | None = None,
-                        torch_dtype: torch.dtype | str | None = None,
-                        device: str | torch.device | None = None, **kwargs) -> ReducioVAE:
-        """Built-in name, folder, single .safetensors, official .ckpt or hub id, in eval mode
-        (`reducio.models.vae.pretrained.load_vae`; kwargs: variant, revision, cache_dir)."""
-        from reducio.models.vae.pretrained import load_vae
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike,
+                        **kwargs: Any) -> ReducioVAE:
+        """A folder, Hub id or built-in name ("tiny"), strictly (models/modeling.py); also an
+        official `.ckpt` file, or "ft4"/"ft2"/"microsoft/Reducio-VAE" for the released weights
+        (models/vae/pretrained.py)."""
+        official = load_official_by_name(cls, pretrained_model_name_or_path, kwargs)
+        if official is not None:
+            return official
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
-        return load_vae(path_or_id, config=config, torch_dtype=torch_dtype, device=device,
-                        **kwargs)
-
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write `config.json` + `model.safetensors` into `directory` (reducio.hub)."""
-        from reducio.hub import save_pretrained
-
-        return save_pretrained(self, directory)
+    @classmethod
+    def from_single_file(cls, path: str | os.PathLike, *, config: VAEConfig | str | None = None,
+                         torch_dtype: torch.dtype | None = None,
+                         device: torch.device | str | None = None) -> ReducioVAE:
+        """The official Lightning `.ckpt` (or any file in the release's layout), or one of our
+        single `.safetensors` files. Pickles are read `weights_only` first, then with a restricted
+        unpickler that refuses, without running it, a pickle that would run code; ft4 / ft2 are
+        detected from the shapes; every key is checked (models/vae/pretrained.py)."""
+        return load_vae_file(cls, path, config=config, torch_dtype=torch_dtype, device=device)
 
     # ================================================================== switches
     def enable_tiling(self, tile_sample_min_size: int | None = None,
@@ -84,7 +97,7 @@ class ReducioVAE(nn.Module):
         size = self.tile_sample_min_size if tile_sample_min_size is None else tile_sample_min_size
         overlap = self.tile_overlap_factor if tile_overlap_factor is None else tile_overlap_factor
         # validate through the config's own rules
-        self.config.replace(tile_sample_min_size=size, tile_overlap_factor=float(overlap))
+        self.arch.replace(tile_sample_min_size=size, tile_overlap_factor=float(overlap))
         self.use_tiling = True
         self.tile_sample_min_size, self.tile_overlap_factor = size, float(overlap)
         if tile_width_too is not None:
@@ -93,26 +106,26 @@ class ReducioVAE(nn.Module):
     def disable_tiling(self) -> None:
         self.use_tiling = False
 
-    def enable_gradient_checkpointing(self) -> None:
-        """Recompute res/attention block activations in backward (training memory only)."""
-        self._set_checkpointing(True)
-
-    def disable_gradient_checkpointing(self) -> None:
-        self._set_checkpointing(False)
-
-    def _set_checkpointing(self, value: bool) -> None:
-        for module in self.modules():
-            if isinstance(module, Checkpointable):
-                module.gradient_checkpointing = value
-
-    # ================================================================== shapes
+    # ================================================================== sizes
     @property
-    def dtype(self) -> torch.dtype:
-        return self.quant_conv.weight.dtype
+    def spatial_compression_ratio(self) -> int:
+        """H, W -> H / ratio (32 for the release)."""
+        return self.arch.space_downsample
 
     @property
-    def device(self) -> torch.device:
-        return self.quant_conv.weight.device
+    def temporal_compression_ratio(self) -> int:
+        """T -> T / ratio (4 for ft4, 2 for ft2)."""
+        return self.arch.time_downsample
+
+    @property
+    def latent_channels(self) -> int:
+        """Channels C of the motion latent (B, C, t, h, w): 16 for the release."""
+        return self.arch.latent_channels
+
+    @property
+    def num_frames(self) -> int:
+        """Frames per clip window; longer clips are independent windows of this many frames."""
+        return self.arch.frames
 
     def content_frame_index(self, num_frames: int) -> int:
         """Index of the content frame of a `num_frames`-frame window: the middle one, (T-1)//2
@@ -124,12 +137,12 @@ class ReducioVAE(nn.Module):
     def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         """(C, t, h, w) of the latent of a frames x height x width clip (frames: k * config.frames)."""
         self._check_sizes(frames, height, width)
-        c = self.config
+        c = self.arch
         return (c.latent_channels, frames // c.time_downsample,
                 height // c.space_downsample, width // c.space_downsample)
 
     def _check_sizes(self, frames: int, height: int, width: int) -> None:
-        f, s = self.config.frames, self.config.space_downsample
+        f, s = self.arch.frames, self.arch.space_downsample
         if frames < 1 or frames % f:
             lo, hi = max(frames // f, 1) * f, max(math.ceil(frames / f), 1) * f
             raise ShapeError(
@@ -142,7 +155,7 @@ class ReducioVAE(nn.Module):
                 f"{max(height // s, 1) * s}x{max(width // s, 1) * s}")
 
     def _check_video(self, video: torch.Tensor) -> torch.Tensor:
-        c = self.config
+        c = self.arch
         if not isinstance(video, torch.Tensor) or video.ndim != 5:
             raise ShapeError(f"video must be a (B, {c.in_channels}, T, H, W) tensor, got "
                              f"{_describe(video)}; add the batch axis with video[None]")
@@ -154,7 +167,7 @@ class ReducioVAE(nn.Module):
         return video.to(self.dtype)
 
     def _check_image(self, image: torch.Tensor) -> torch.Tensor:
-        c = self.config
+        c = self.arch
         if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != c.in_channels:
             raise ShapeError(f"content image must be a (B, {c.in_channels}, H, W) tensor, got "
                              f"{_describe(image)}")
@@ -162,7 +175,7 @@ class ReducioVAE(nn.Module):
         return image.to(self.dtype)
 
     def _check_latent(self, latent: torch.Tensor) -> torch.Tensor:
-        c = self.config
+        c = self.arch
         if not isinstance(latent, torch.Tensor) or latent.ndim != 5 \
                 or latent.shape[1] != c.latent_channels:
             raise ShapeError(f"latent must be a (B, {c.latent_channels}, t, h, w) tensor, got "
@@ -182,18 +195,27 @@ class ReducioVAE(nn.Module):
         return {"sample_size": self.tile_sample_min_size, "overlap": self.tile_overlap_factor}
 
     # ================================================================== encode
-    def encode(self, video: torch.Tensor) -> EncoderOutput:
-        """video: (B, 3, T, H, W) in [-1, 1], T a multiple of config.frames, H, W multiples of 32.
+    def encode(self, video: torch.Tensor, return_dict: bool = True
+               ) -> AutoencoderKLOutput | tuple[DiagonalGaussian]:
+        """video: (B, 3, T, H, W) in [-1, 1], T a multiple of `num_frames`, H, W multiples of 32.
 
-        Returns EncoderOutput(latent_dist) over (B, C, T / 2^f_t, H / 32, W / 32); windows are
-        concatenated along time. Take `.latent_dist.mode()` or `.sample(generator)` and pass it
-        through `normalize_latent` before `decode`.
+        Returns AutoencoderKLOutput(latent_dist) over (B, C, T / 4, H / 32, W / 32) (ft4); windows
+        are concatenated along time. `latent_dist` is a 5-D `DiagonalGaussian` (its KL sums over
+        C, t, h, w). Take `.mode()` or `.sample(generator)` and pass it through
+        `normalize_latent` before `decode`. With `enable_slicing()` samples are encoded one by one.
         """
         video = self._check_video(video)
+        if self.use_slicing and video.shape[0] > 1:
+            moments = torch.cat([self._encode_moments(v) for v in video.split(1)], dim=0)
+        else:
+            moments = self._encode_moments(video)
+        dist = DiagonalGaussian(moments)
+        return AutoencoderKLOutput(latent_dist=dist) if return_dict else (dist,)
+
+    def _encode_moments(self, video: torch.Tensor) -> torch.Tensor:
         tiled = self._tiled(*video.shape[-2:])
-        moments = [self._encode_window(window, tiled)
-                   for window in video.split(self.config.frames, dim=2)]  # middle content frames
-        return EncoderOutput(latent_dist=DiagonalGaussian(torch.cat(moments, dim=2)))
+        return torch.cat([self._encode_window(window, tiled)                     # B 2C t h w
+                          for window in video.split(self.arch.frames, dim=2)], dim=2)
 
     def _encode_window(self, video: torch.Tensor, tiled: bool,
                        content: torch.Tensor | None = None) -> torch.Tensor:
@@ -202,7 +224,7 @@ class ReducioVAE(nn.Module):
         def encode(x: torch.Tensor) -> torch.Tensor:
             return self.quant_conv(self.encoder_3d(x))  # B 2C t h w
 
-        if self.config.encoder_residual:  # tiny only: the encoder sees the change from the frame
+        if self.arch.encoder_residual:  # tiny only: the encoder sees the change from the frame
             if content is None:
                 content = video[:, :, self.content_frame_index(video.shape[2])]
             video = video - content.unsqueeze(2)
@@ -217,7 +239,7 @@ class ReducioVAE(nn.Module):
         window: the release's `F.layer_norm(z, z.shape[1:])`, the space the decoder (and the DiT)
         works in. `decode` expects its input normalised and does not repeat this step."""
         z = self._check_latent(z)
-        windows = z.split(self.config.latent_frames, dim=2)
+        windows = z.split(self.arch.latent_frames, dim=2)
         out = [F.layer_norm(w, w.shape[1:], eps=1e-5) for w in windows]
         return out[0] if len(out) == 1 else torch.cat(out, dim=2)
 
@@ -242,10 +264,10 @@ class ReducioVAE(nn.Module):
         training mode, a uniformly random frame per sample and window (paper Table 3 ablation).
         """
         self._require_content()
-        f = self.config.frames
+        f = self.arch.frames
         frames = []
         for window in video.split(f, dim=2):
-            if self.config.content_frame == "random" and self.training:
+            if self.arch.content_frame == "random" and self.training:
                 device = generator.device if generator is not None else window.device
                 idx = torch.randint(f, (window.shape[0],), generator=generator, device=device)
                 frames.append(window[torch.arange(window.shape[0]), :, idx.to(window.device)])
@@ -254,29 +276,38 @@ class ReducioVAE(nn.Module):
         return torch.stack(frames, dim=2)
 
     def _require_content(self) -> None:
-        if not self.config.has_content:
+        if not self.arch.has_content:
             raise VideoInputError("this Reducio-VAE was built with content_frame='none': it has no "
                                   "content encoder; call decode(latent, None)")
 
     # ================================================================== decode
-    def decode(self, latent: torch.Tensor, content: ContentInput | None) -> DecoderOutput:
+    def decode(self, latent: torch.Tensor, content: ContentInput | None,
+               return_dict: bool = True) -> DecoderOutput | tuple[torch.Tensor]:
         """latent: (B, C, t, h, w), already normalised (`normalize_latent`), t = n_windows *
-        config.latent_frames. content, one per window:
+        latent frames per window. content, one per window:
           - n_windows == 1: an image (B, 3, H, W) or `encode_content` output;
           - any n_windows: a tensor (B, 3, n_windows, H, W) (see `content_frames`) or a list of
             n_windows images / ContentFeatures;
           - None for a content_frame='none' model.
-        H, W must equal 32h, 32w. Returns DecoderOutput(sample=(B, 3, T, H, W)).
+        H, W must equal 32h, 32w. Returns DecoderOutput(sample=(B, 3, T, H, W)). With
+        `enable_slicing()` samples are decoded one by one (same output, less memory).
         """
         latent = self._check_latent(latent)
-        n = latent.shape[2] // self.config.latent_frames
+        if self.use_slicing and latent.shape[0] > 1:
+            sample = torch.cat([self._decode(latent[b:b + 1], _content_of_sample(content, b))
+                                for b in range(latent.shape[0])], dim=0)
+        else:
+            sample = self._decode(latent, content)
+        return DecoderOutput(sample=sample) if return_dict else (sample,)
+
+    def _decode(self, latent: torch.Tensor, content: ContentInput | None) -> torch.Tensor:
+        n = latent.shape[2] // self.arch.latent_frames
         contents = self._split_content(content, n)
-        windows = latent.split(self.config.latent_frames, dim=2)
-        return DecoderOutput(sample=self._stack_windows(
-            lambda k: self._decode_window(windows[k], contents[k]), n))
+        windows = latent.split(self.arch.latent_frames, dim=2)
+        return self._stack_windows(lambda k: self._decode_window(windows[k], contents[k]), n)
 
     def _split_content(self, content: ContentInput | None, n: int) -> list:
-        if not self.config.has_content:
+        if not self.arch.has_content:
             if content is not None:
                 raise VideoInputError("this Reducio-VAE has no content encoder "
                                       "(content_frame='none'); pass content=None")
@@ -291,7 +322,7 @@ class ReducioVAE(nn.Module):
         else:
             items = list(content)
         if len(items) != n:
-            raise ShapeError(f"the latent holds {n} window(s) of {self.config.latent_frames} latent "
+            raise ShapeError(f"the latent holds {n} window(s) of {self.arch.latent_frames} latent "
                              f"frames but {len(items)} content frame(s)/features were given; pass "
                              f"one per window, e.g. a (B, 3, {n}, H, W) tensor from content_frames")
         return items
@@ -300,7 +331,7 @@ class ReducioVAE(nn.Module):
         if item is None:
             return None
         feats = item if isinstance(item, ContentFeatures) else self.encode_content(item)
-        s = self.config.space_downsample
+        s = self.arch.space_downsample
         expected = (latent.shape[-2] * s, latent.shape[-1] * s)
         if tuple(feats.image_size) != expected:
             raise ShapeError(f"content frame is {feats.image_size[0]}x{feats.image_size[1]} but the "
@@ -323,7 +354,7 @@ class ReducioVAE(nn.Module):
         def decode(zt: torch.Tensor, maps) -> torch.Tensor:
             return self.decoder(self.post_quant_conv(zt), maps)  # B 3 T H W
 
-        s = self.config.space_downsample
+        s = self.arch.space_downsample
         tiled = feats.tiled if feats is not None else self._tiled(z.shape[-2] * s, z.shape[-1] * s)
         if tiled:
             grid = None if feats is None else feats.grid
@@ -331,7 +362,7 @@ class ReducioVAE(nn.Module):
                                **self._tile_kwargs())
         else:
             out = decode(z, None if feats is None else feats.maps)
-        if self.config.content_skip:  # tiny only: the decoder predicts the change from the frame
+        if self.arch.content_skip:  # tiny only: the decoder predicts the change from the frame
             if feats.image is None:
                 raise VideoInputError("this Reducio-VAE adds the content frame to its output "
                                       "(content_skip): pass the content image, or features from "
@@ -340,7 +371,7 @@ class ReducioVAE(nn.Module):
         return out
 
     def _latent_tile(self) -> int:
-        return int(self.tile_sample_min_size / self.config.space_downsample)
+        return int(self.tile_sample_min_size / self.arch.space_downsample)
 
     @staticmethod
     def _stack_windows(run_window, n: int) -> torch.Tensor:
@@ -362,22 +393,23 @@ class ReducioVAE(nn.Module):
     # ================================================================== forward
     def forward(self, video: torch.Tensor, sample_posterior: bool = False,
                 generator: torch.Generator | None = None,
-                content_keep: torch.Tensor | None = None) -> DecoderOutput:
+                content_keep: torch.Tensor | None = None, return_dict: bool = True
+                ) -> ReducioVAEOutput | tuple[torch.Tensor, DiagonalGaussian, torch.Tensor]:
         """Reconstruct a clip: per window, content frame -> features, encode, z = mode (default) or
         sample (`sample_posterior=True`, what the release always does), normalise, decode.
 
         `content_keep` (B,) of 0/1 (training only, not in the release): content dropout; samples
         with 0 are decoded without their content frame (`ContentFeatures.masked`).
 
-        Returns DecoderOutput(sample (B, 3, T, H, W), latent_dist over all windows, latent = the
-        normalised latent that was decoded, (B, C, t, h, w)).
+        Returns ReducioVAEOutput (a diffusers DecoderOutput): sample (B, 3, T, H, W), latent_dist
+        over all windows, latent = the normalised latent that was decoded, (B, C, t, h, w).
         """
         video = self._check_video(video)
         tiled = self._tiled(*video.shape[-2:])
-        f = self.config.frames
+        f = self.arch.frames
         n = video.shape[2] // f
         moments, latents = [], []
-        content = self.content_frames(video, generator) if self.config.has_content else None
+        content = self.content_frames(video, generator) if self.arch.has_content else None
 
         def run_window(k: int) -> torch.Tensor:
             window = video[:, :, k * f:(k + 1) * f]
@@ -393,8 +425,21 @@ class ReducioVAE(nn.Module):
             return self._decode_window(z, feats)
 
         sample = self._stack_windows(run_window, n)
-        return DecoderOutput(sample=sample, latent_dist=DiagonalGaussian(torch.cat(moments, dim=2)),
-                             latent=torch.cat(latents, dim=2))
+        dist, latent = DiagonalGaussian(torch.cat(moments, dim=2)), torch.cat(latents, dim=2)
+        if not return_dict:
+            return sample, dist, latent
+        return ReducioVAEOutput(sample=sample, latent_dist=dist, latent=latent)
+
+
+def _content_of_sample(content: ContentInput | None, b: int) -> ContentInput | None:
+    """Sample b of any accepted content input (batch slicing)."""
+    if content is None:
+        return None
+    if isinstance(content, torch.Tensor):
+        return content[b:b + 1]
+    if isinstance(content, ContentFeatures):
+        return content.select(b)
+    return [_content_of_sample(item, b) for item in content]
 
 
 def _describe(x) -> str:

@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from einops import rearrange
-from torch.utils.checkpoint import checkpoint
 
 from reducio.models.vae.config import GROUPNORM_GROUPS
 
@@ -117,13 +116,16 @@ def conv_nd(dims: int, c_in: int, c_out: int, kernel_size, stride=1, padding=0) 
 
 
 class Checkpointable(nn.Module):
-    """A block whose `_forward` can be recomputed in backward to save activation memory."""
+    """A block whose `_forward` can be recomputed in backward to save activation memory.
+
+    diffusers' `enable_gradient_checkpointing()` sets `gradient_checkpointing` and
+    `_gradient_checkpointing_func` on every sub-module that has the attribute."""
 
     gradient_checkpointing: bool = False
 
     def _run(self, fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-            return checkpoint(fn, *args, use_reentrant=False)
+            return self._gradient_checkpointing_func(fn, *args)
         return fn(*args)
 
 

@@ -1,24 +1,25 @@
-"""Return types of ReducioVAE: encoder/decoder outputs and encoded content features."""
+"""Return types of ReducioVAE beyond diffusers' own: forward's output, encoded content features.
+
+`encode` returns diffusers' `AutoencoderKLOutput` and `decode` its `DecoderOutput`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+from diffusers.models.autoencoders.vae import DecoderOutput
 
 from reducio.models.vae.distribution import DiagonalGaussian
 
 
-@dataclass(frozen=True)
-class EncoderOutput:
-    latent_dist: DiagonalGaussian  # over (B, C, t, h, w)
+@dataclass
+class ReducioVAEOutput(DecoderOutput):
+    """`forward`'s output: the reconstruction (B, 3, T, H, W, unbounded: clamp to [-1, 1] to view)
+    and what training reads, the posterior over all windows and the decoded normalised latent."""
 
-
-@dataclass(frozen=True)
-class DecoderOutput:
-    sample: torch.Tensor  # B 3 T H W, unbounded (clamp to [-1, 1] to view)
-    latent_dist: DiagonalGaussian | None = None  # set by forward()
-    latent: torch.Tensor | None = None  # forward(): the normalised latent that was decoded
+    latent_dist: DiagonalGaussian | None = None
+    latent: torch.Tensor | None = None  # B C t h w
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ class ContentFeatures:
         grid = tuple(tuple(tuple(m * scale.to(m.dtype) for m in tile) for tile in row)
                      for row in self.grid)
         image = None if self.image is None else self.image * scale.to(self.image.dtype)
+        return ContentFeatures(grid=grid, tiled=self.tiled, image_size=self.image_size, image=image)
+
+    def select(self, b: int) -> ContentFeatures:
+        """The features of sample b alone (batch slicing)."""
+        grid = tuple(tuple(tuple(m[b:b + 1] for m in tile) for tile in row) for row in self.grid)
+        image = None if self.image is None else self.image[b:b + 1]
         return ContentFeatures(grid=grid, tiled=self.tiled, image_size=self.image_size, image=image)
 
     def to(self, *args, **kwargs) -> ContentFeatures:
