@@ -71,6 +71,31 @@ class EMASection(ConfigSection):
         _check(self.update_every >= 1, f"ema.update_every must be >= 1, got {self.update_every}")
 
 
+# The linears of a DiT block: self-, temporal- and cross-attention projections and the MLP
+# (reducio.models.dit.attention / block). peft matches a name against the end of a module path.
+LORA_DEFAULT_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out", "fc1", "fc2")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoRASection(ConfigSection):
+    """A LoRA adapter trained on a frozen model (peft); rank 0 trains every weight instead."""
+
+    rank: int = 0
+    alpha: float | None = None  # None: alpha = rank (update scale 1)
+    targets: tuple[str, ...] = LORA_DEFAULT_TARGETS  # module names (path suffixes) that get an adapter
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.rank >= 0, f"lora.rank must be >= 0 (0 = full fine-tune), got {self.rank}")
+        _check(self.alpha is None or self.alpha > 0, f"lora.alpha must be > 0 or null (= rank), got {self.alpha}")
+        _check(len(self.targets) > 0, "lora.targets is empty; name the modules to adapt, e.g. [to_q, to_v]")
+        _check(0.0 <= self.dropout < 1.0, f"lora.dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.rank > 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class LoggingSection(ConfigSection):
     progress_bar: bool = True

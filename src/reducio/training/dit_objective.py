@@ -18,7 +18,7 @@ from torch import nn
 
 from reducio.data.latents import ungroup
 from reducio.errors import ConfigError, ReducioError
-from reducio.training.config import EMASection, LoggingSection, RunSection
+from reducio.training.config import EMASection, LoggingSection, LoRASection, RunSection
 from reducio.training.configuration import ConfigSection
 from reducio.training.objective import Objective, Samples
 
@@ -103,12 +103,20 @@ class DiTTrainConfig(ConfigSection):
     train: RunSection = field(default_factory=lambda: RunSection(mixed_precision="bf16", gradient_checkpointing=True))
     ema: EMASection = field(default_factory=lambda: EMASection(enabled=True, decay=0.9999))
     logging: LoggingSection = field(default_factory=LoggingSection)
+    # rank >= 1: train a LoRA adapter on the frozen DiT of model.init and export only the adapter
+    lora: LoRASection = field(default_factory=LoRASection)
     effective: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.model.init or self.model.init.startswith("pixart:"):
             dit_config(self.model)  # a bad preset / override fails at load time, naming the key
         diffusion_config(self.diffusion, None)
+        if self.lora.enabled and not self.model.init:
+            raise ConfigError(f"lora.rank={self.lora.rank} adapts a trained DiT, but model.init is not set; pass "
+                              "--init DIR (a DiT folder, e.g. src/reducio/assets/pipeline-tiny/dit) or lora.rank=0")
+        if self.lora.enabled and self.train.fsdp:
+            raise ConfigError(f"lora.rank={self.lora.rank} with train.fsdp=true: sharding a frozen base with "
+                              "adapters is not supported here; set train.fsdp=false (the adapter trains with DDP)")
 
 
 def dit_config(section: DiTModelSection):
@@ -241,6 +249,10 @@ class DiTObjective(Objective):
         dit = self._dit if self._dit is not None else build_dit(cfg.model)
         if self.plan is None:  # the architecture came from --init
             self.plan = resolve_conditions(dit.config, self.info, cfg.model)
+        if cfg.lora.enabled:
+            from reducio.training.lora import add_lora
+
+            add_lora(dit, cfg.lora)  # the base is frozen: only the adapter reaches the optimiser
         if cfg.train.gradient_checkpointing:
             dit.enable_gradient_checkpointing()
         dit.train()
@@ -285,12 +297,29 @@ class DiTObjective(Objective):
     def ema_target(self) -> nn.Module:
         return self.accelerator.unwrap_model(self.dit)
 
+    def ema_names(self) -> list[str] | None:
+        if not self.config.lora.enabled:
+            return None
+        from reducio.training.lora import lora_parameter_names
+
+        return lora_parameter_names(self.ema_target())
+
     def effective(self) -> dict[str, Any]:
         dit = self.accelerator.unwrap_model(self.dit)
         group = self.config.data.bucket_group or 1
         from reducio.training.fsdp import is_sharded
 
+        lora = self.config.lora
+        adapter = None
+        if lora.enabled:
+            from reducio.training.lora import lora_parameter_names
+
+            names = set(lora_parameter_names(dit))
+            adapter = {"rank": lora.rank, "alpha": lora.alpha or lora.rank, "targets": list(lora.targets),
+                       "parameters": sum(p.numel() for n, p in dit.named_parameters() if n in names),
+                       "adapted_layers": len(names) // 2}
         return {
+            "lora": adapter,
             "dit_parameters": dit.num_parameters(),
             "dit_sharding": f"FSDP2 over {self.accelerator.num_processes} processes" if is_sharded(dit)
                             else "replicated",
@@ -421,6 +450,11 @@ class DiTObjective(Objective):
 
     def export(self, directory: Path, states: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
         dit = self.accelerator.unwrap_model(self.dit)
+        if self.config.lora.enabled:  # the adapter only; the base is model.init, unchanged
+            from reducio.training.lora import save_lora
+
+            save_lora(dit, directory)
+            return
         if states is not None:  # sharded: an unsharded copy with the gathered weights
             whole = type(dit)(dit.config)
             whole.load_state_dict(states["dit"], strict=True)

@@ -14,14 +14,26 @@ class EMA:
 
     Before `start_step` the shadow copies the weights, so an EMA started late does not average in
     the random initialisation. Buffers (e.g. BatchNorm statistics) are copied, not averaged.
+    `names`: average only these state-dict entries (a LoRA run: the adapter, not the frozen base,
+    whose average is itself); None averages the whole state dict.
     """
 
-    def __init__(self, model: nn.Module, *, decay: float = 0.999, start_step: int = 0, update_every: int = 1) -> None:
+    def __init__(self, model: nn.Module, *, decay: float = 0.999, start_step: int = 0, update_every: int = 1,
+                 names: list[str] | None = None) -> None:
         self.decay = decay
         self.start_step = start_step
         self.update_every = update_every
+        state = model.state_dict()
+        if names is not None:
+            absent = sorted(set(names) - set(state))
+            if absent:
+                from reducio.errors import ConfigError
+
+                raise ConfigError(f"EMA asked to average {len(absent)} tensors the model does not have "
+                                  f"(first: {absent[0]})")
+        self.partial = names is not None
         self.shadow: dict[str, torch.Tensor] = {
-            name: tensor.detach().clone() for name, tensor in model.state_dict().items()
+            name: tensor.detach().clone() for name, tensor in state.items() if names is None or name in names
         }
 
     @torch.no_grad()
@@ -30,8 +42,9 @@ class EMA:
         if step % self.update_every:
             return
         decay = 0.0 if step < self.start_step else self.decay
-        for name, tensor in model.state_dict().items():
-            shadow = self.shadow[name]
+        state = model.state_dict()
+        for name, shadow in self.shadow.items():
+            tensor = state[name]
             if tensor.is_floating_point():
                 shadow.lerp_(tensor.detach().to(shadow.dtype), 1.0 - decay)
             else:
@@ -54,14 +67,24 @@ class EMA:
 
     @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:
-        model.load_state_dict(self.shadow, strict=True)
+        self._load(model, self.shadow)
+
+    def _load(self, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+        if not self.partial:
+            model.load_state_dict(state, strict=True)
+            return
+        result = model.load_state_dict(state, strict=False)
+        if result.unexpected_keys:
+            from reducio.errors import CheckpointError
+
+            raise CheckpointError(f"EMA tensors {result.unexpected_keys[:3]} are not in the model")
 
     @contextmanager
     def swapped_into(self, model: nn.Module) -> Iterator[nn.Module]:
         """Temporarily give `model` the EMA weights (for samples / eval), then restore its own."""
-        backup = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        backup = {name: tensor.detach().clone() for name, tensor in model.state_dict().items() if name in self.shadow}
         self.copy_to(model)
         try:
             yield model
         finally:
-            model.load_state_dict(backup, strict=True)
+            self._load(model, backup)

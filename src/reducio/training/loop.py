@@ -277,7 +277,7 @@ class Trainer:
             if target is None:
                 raise ConfigError("ema.enabled is true but this objective has no model to average; set ema.enabled=false")
             self.ema = EMA(target, decay=cfg.ema.decay, start_step=cfg.ema.start_step,
-                           update_every=cfg.ema.update_every)
+                           update_every=cfg.ema.update_every, names=self.objective.ema_names())
         effective = {
             **self.objective.effective(),
             "num_processes": acc.num_processes,

@@ -65,6 +65,10 @@ class Objective(abc.ABC):
         """The unwrapped module whose weights EMA tracks (None: no EMA possible)."""
         return None
 
+    def ema_names(self) -> list[str] | None:
+        """The state-dict entries of `ema_target()` the EMA averages (None: all of them)."""
+        return None
+
     def sample(self, batch: Any, step: int) -> Samples:
         return Samples()
 
