@@ -123,5 +123,5 @@ def test_encoders_feed_the_tiny_dit():
     assert PooledRGBContentEncoder.scaling_factor == config.content_scale
     model = ReducioDiT(config)
     out = model(torch.randn(1, 16, 4, 2, 2), 10, semantic=semantic, content=content,
-                text=torch.randn(1, 5, config.text_dim))
+                text=torch.randn(1, 5, config.text_dim)).sample
     assert out.shape == (1, 16, 4, 2, 2)

@@ -18,13 +18,13 @@ def test_exported_checkpoint_equals_final_and_raw_differs(tmp_path, capsys):
                  "--set", "ema.start_step=0", "--set", "ema.decay=0.5", *SMALL]) == 0
     assert _run(["train", "export", str(run), "-o", str(tmp_path / "ema")]) == 0  # run folder: its latest
     assert "exported vae step 2 (ema weights)" in capsys.readouterr().out
-    final, ema = load_file(run / "final/model.safetensors"), load_file(tmp_path / "ema/model.safetensors")
+    final, ema = load_file(run / "final/diffusion_pytorch_model.safetensors"), load_file(tmp_path / "ema/diffusion_pytorch_model.safetensors")
     assert final.keys() == ema.keys() and all(torch.equal(final[k], ema[k]) for k in final)
     assert ReducioVAE.from_pretrained(tmp_path / "ema").config.frames == 8
 
     done = export_checkpoint(run / "checkpoints/step-00000001", tmp_path / "raw", ema=False)
     assert (done["step"], done["weights"]) == (1, "raw")
-    raw = load_file(tmp_path / "raw/model.safetensors")
+    raw = load_file(tmp_path / "raw/diffusion_pytorch_model.safetensors")
     assert any(not torch.equal(raw[k], ema[k]) for k in raw)
 
 

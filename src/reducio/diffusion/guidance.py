@@ -75,7 +75,7 @@ def guided_prediction(model: Callable[..., torch.Tensor], latent: torch.Tensor,
     if image_scale != 1.0:
         passes.append((True, True))                 # uncond: nothing
     if len(passes) == 1:
-        return model(latent, timestep, **conditions)
+        return model(latent, timestep, **conditions, return_dict=False)[0]
 
     batch, k = latent.shape[0], len(passes)
     device = latent.device
@@ -108,7 +108,8 @@ def guided_prediction(model: Callable[..., torch.Tensor], latent: torch.Tensor,
     t = t if t.ndim == 0 else t.repeat(k)
     out = model(torch.cat([latent] * k), t,
                 **{name: torch.cat(values) for name, values in inputs.items()},
-                drop_text=torch.cat(drop_text), drop_image=torch.cat(drop_image), **extra)
+                drop_text=torch.cat(drop_text), drop_image=torch.cat(drop_image), **extra,
+                return_dict=False)[0]
     preds = out.chunk(k)
     return combine_guidance(preds[0], uncond_text=preds[1],
                             uncond=preds[2] if k == 3 else None,

@@ -35,7 +35,7 @@ MIN_SWAP_GAP_DB = 2.0  # own-latent PSNR - swapped-latent PSNR
 
 
 def _trained_asset() -> bool:
-    if not (ASSET / "model.safetensors").is_file() or not (ASSET / "config.json").is_file():
+    if not (ASSET / "diffusion_pytorch_model.safetensors").is_file() or not (ASSET / "config.json").is_file():
         return False
     meta = ASSET / "metadata.json"
     return not meta.is_file() or json.loads(meta.read_text()).get("trained", True) is not False
