@@ -54,7 +54,7 @@ class ExtractConfig(ConfigSection):
     source: Literal["folder", "synthetic"] = "folder"
     videos: str | None = None          # folder / file / glob (source=folder)
     captions: str | None = None        # CSV or JSONL with a path and a caption column
-    split: str = "train"               # synthetic split
+    split: str = "train"               # synthetic split; "train:diagonal" / "train:eight": diagonal motion
     count: int = 1000                  # synthetic clips
     start: int = 0                     # first synthetic clip index
     frames: int = 16
@@ -193,11 +193,14 @@ class ClipSource:
     def __init__(self, config: ExtractConfig) -> None:
         self.config = config
         if config.source == "synthetic":
-            from reducio.data.synthetic.world import SPLIT_ALIASES, SPLITS
+            from reducio.data.synthetic.world import SPLIT_ALIASES, SPLITS, parse_split_spec
 
-            self.split = SPLIT_ALIASES.get(config.split, config.split)
-            if self.split not in SPLITS:
-                raise ConfigError(f"unknown synthetic split {config.split!r}; valid: {', '.join(SPLITS)}")
+            # "train:diagonal": a split of the world with the opt-in diagonal motion set
+            split, _, _ = config.split.partition(":")
+            if SPLIT_ALIASES.get(split, split) not in SPLITS:
+                raise ConfigError(f"unknown synthetic split {config.split!r}; valid: {', '.join(SPLITS)}, "
+                                  "optionally followed by :diagonal or :eight")
+            self.split, self.motion = parse_split_spec(config.split)
             self.length = config.count
             return
         from reducio.data.datasets import load_captions
@@ -224,9 +227,10 @@ class ClipSource:
         from reducio.data.synthetic.world import make_clip
 
         c = self.config
-        clip = make_clip(c.start + item, self.split, c.size, c.frames)
+        clip = make_clip(c.start + item, self.split, c.size, c.frames, self.motion)
         video = torch.from_numpy(clip.video).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)  # 3 T H W
-        meta = {"caption": clip.caption, "source": f"shapes:{self.split}:{c.start + item}", "item": item,
+        name = self.split if self.motion == "axis" else f"{self.split}:{self.motion}"
+        meta = {"caption": clip.caption, "source": f"shapes:{name}:{c.start + item}", "item": item,
                 "window": 0, "seed": clip.seed, "fps": SYNTHETIC_FPS, "frame_indices": list(range(c.frames)),
                 "height": c.size, "width": c.size, "source_size": [c.size, c.size], "bucket": None}
         return [Clip(video, clip.caption, meta)]

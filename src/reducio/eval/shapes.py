@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from reducio.data.synthetic.vocab import ObjectSpec, SceneSpec, caption, parse_caption
+from reducio.data.synthetic.vocab import ObjectSpec, SceneSpec, caption, motion_directions, parse_caption
 from reducio.errors import ShapeError
 from reducio.eval.shapes_detect import (
     DetectedObject,
     ShapesEvaluatorConfig,
+    classify_direction_eight,
     classify_pixels,
     detect_background,
     detect_objects,
@@ -132,10 +134,19 @@ class ShapesVerdict:
 
 
 class ShapesEvaluator:
-    """Reads shapes-world clips and checks them against canonical prompts."""
+    """Reads shapes-world clips and checks them against canonical prompts.
 
-    def __init__(self, config: ShapesEvaluatorConfig | None = None):
+    `motion`: "axis" (default) is version 1 of the world, judged as it always was. "diagonal" or
+    "eight" opt into the diagonal extension (vocab.MOTION_SETS): prompts may use that set's
+    direction words and every object's motion is read eight-way (`classify_direction_eight`), so
+    an object asked to move up-right that moves up is wrong. Shape, colour, background and count
+    are read the same way in every mode.
+    """
+
+    def __init__(self, config: ShapesEvaluatorConfig | None = None, *, motion: str = "axis"):
         self.config = config or ShapesEvaluatorConfig()
+        self.directions = motion_directions(motion)
+        self.motion = motion
 
     def describe(self, clip: Clip) -> SceneDescription:
         """The background and objects seen in a clip (see module docstring of shapes_detect)."""
@@ -143,11 +154,14 @@ class ShapesEvaluator:
         background, median = detect_background(pixels, self.config.background_threshold)
         labels = classify_pixels(pixels, self.config.colour_threshold)
         objects = detect_objects(pixels, labels, torch.tensor(median), self.config)
+        if self.motion != "axis":
+            objects = [dataclasses.replace(o, direction=classify_direction_eight(*o.velocity, self.config.min_speed))
+                       for o in objects]
         return SceneDescription(background, median, tuple(objects))
 
     def evaluate(self, clip: Clip, prompt: str | SceneSpec) -> ShapesVerdict:
         """Check a clip against a canonical prompt (raises CaptionError for other wording)."""
-        spec = prompt if isinstance(prompt, SceneSpec) else parse_caption(prompt)
+        spec = prompt if isinstance(prompt, SceneSpec) else parse_caption(prompt, self.directions)
         return judge(self.describe(clip), spec)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,22 @@ def classify_direction(vx: float, vy: float, min_speed: float) -> str | None:
     if abs(vx) >= abs(vy):
         return "right" if vx > 0 else "left"
     return "down" if vy > 0 else "up"
+
+
+# The eight directions by angle, counter-clockwise from +x with y pointing up (image y negated).
+_EIGHT_BY_SECTOR = ("right", "up-right", "up", "up-left", "left", "down-left", "down", "down-right")
+
+
+def classify_direction_eight(vx: float, vy: float, min_speed: float) -> str | None:
+    """Eight-way reading for the opt-in diagonal extension (vocab.MOTION_SETS["eight"]).
+
+    Each direction owns the 45-degree sector centred on it, so a diagonal needs the slower axis at
+    0.41-2.41 times the faster one. Version 1 clips are judged by `classify_direction`, unchanged.
+    """
+    if max(abs(vx), abs(vy)) < min_speed:
+        return None
+    angle = math.degrees(math.atan2(-vy, vx)) % 360.0
+    return _EIGHT_BY_SECTOR[int(((angle + 22.5) % 360.0) // 45.0)]
 
 
 def _template_masks(

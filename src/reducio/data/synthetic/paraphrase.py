@@ -45,7 +45,7 @@ def paraphrase(scene: SceneSpec, rng: np.random.Generator) -> str:
     parts = []
     for o in scene.objects:
         shape, verb = _pick(rng, SHAPE_WORDS[o.shape]), _pick(rng, VERBS)
-        parts.append(f"a {o.colour} {shape} {verb} {_pick(rng, DIRECTION_WORDS[o.direction])}")
+        parts.append(f"a {o.colour} {shape} {verb} {_pick(rng, DIRECTION_WORDS.get(o.direction, (o.direction,)))}")
     objects = _pick(rng, JOINERS).join(parts)
     background = _pick(rng, BACKGROUND_WORDS[scene.background])
     return _pick(rng, BACKGROUND_TEMPLATES).format(objects=objects, background=background)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reducio.errors import ReducioError
+from reducio.errors import ConfigError, ReducioError
 
 WORLD_VERSION = 1
 
@@ -35,6 +35,39 @@ DIRECTION_VECTORS: dict[str, tuple[int, int]] = {
     "up": (0, -1),
     "down": (0, 1),
 }
+
+# Opt-in extension, outside version 1 of the contract: diagonal motion. Nothing draws or accepts
+# these words unless asked for by name (`MOTION_SETS`), so the default world, its splits and its
+# captions are those of version 1. A diagonal object moves one unit along each axis per unit of
+# speed (its speed along each axis is the world's speed).
+DIAGONAL_DIRECTIONS: tuple[str, ...] = ("up-right", "up-left", "down-right", "down-left")
+DIAGONAL_VECTORS: dict[str, tuple[int, int]] = {
+    "up-right": (1, -1),
+    "up-left": (-1, -1),
+    "down-right": (1, 1),
+    "down-left": (-1, 1),
+}
+# The direction sets a generator draws from or an evaluator reads: "axis" is version 1.
+MOTION_SETS: dict[str, tuple[str, ...]] = {
+    "axis": DIRECTIONS,
+    "diagonal": DIAGONAL_DIRECTIONS,
+    "eight": DIRECTIONS + DIAGONAL_DIRECTIONS,
+}
+
+
+def motion_directions(motion: str) -> tuple[str, ...]:
+    """The directions of a named motion set ("axis", "diagonal", "eight")."""
+    if motion not in MOTION_SETS:
+        raise ConfigError(f"unknown motion set {motion!r}; valid: {', '.join(MOTION_SETS)}")
+    return MOTION_SETS[motion]
+
+
+def direction_vector(direction: str) -> tuple[int, int]:
+    """(dx, dy) of an axis or diagonal direction word."""
+    vector = DIRECTION_VECTORS.get(direction) or DIAGONAL_VECTORS.get(direction)
+    if vector is None:
+        raise CaptionError(f"unknown direction {direction!r}; valid: {', '.join(MOTION_SETS['eight'])}")
+    return vector
 
 
 class CaptionError(ReducioError, ValueError):
@@ -76,12 +109,17 @@ def caption(scene: SceneSpec) -> str:
     return " and ".join(parts) + f" on a {scene.background} background"
 
 
-_OBJECT = r"a (\w+) (\w+) moving (\w+)"
+# The direction may be hyphenated (the diagonal extension); the other words are single.
+_OBJECT = r"a (\w+) (\w+) moving ([\w-]+)"
 _CAPTION_RE = re.compile(rf"^{_OBJECT}(?: and {_OBJECT})? on a (\w+) background$")
 
 
-def parse_caption(text: str) -> SceneSpec:
-    """Parse a canonical caption back into a scene; raises CaptionError naming the bad word."""
+def parse_caption(text: str, directions: tuple[str, ...] = DIRECTIONS) -> SceneSpec:
+    """Parse a canonical caption back into a scene; raises CaptionError naming the bad word.
+
+    `directions`: the direction words accepted (version 1's by default; `motion_directions(...)`
+    for the diagonal extension).
+    """
     normalised = " ".join(text.strip().lower().split())
     match = _CAPTION_RE.match(normalised)
     if match is None:
@@ -97,7 +135,7 @@ def parse_caption(text: str) -> SceneSpec:
             continue
         _check_word("colour", colour, COLOURS)
         _check_word("shape", shape, SHAPES)
-        _check_word("direction", direction, DIRECTIONS)
+        _check_word("direction", direction, directions)
         objects.append(ObjectSpec(colour, shape, direction))
     background = groups[6]
     _check_word("background", background, BACKGROUNDS)

@@ -24,13 +24,13 @@ from reducio.data.synthetic.render import render
 from reducio.data.synthetic.vocab import (
     BACKGROUNDS,
     COLOURS,
-    DIRECTION_VECTORS,
-    DIRECTIONS,
     SHAPES,
     WORLD_VERSION,
     ObjectSpec,
     SceneSpec,
     caption,
+    direction_vector,
+    motion_directions,
     scene_is_heldout,
 )
 from reducio.errors import ConfigError, ShapeError
@@ -70,7 +70,7 @@ class ObjectGeometry:
 
     @property
     def unit_vector(self) -> tuple[int, int]:
-        return DIRECTION_VECTORS[self.direction]
+        return direction_vector(self.direction)
 
     def centre(self, t: float) -> tuple[float, float]:
         dx, dy = self.unit_vector
@@ -135,17 +135,23 @@ def seed_for(index: int, split: str = "train") -> int:
     return SPLIT_SEED_OFFSETS[split] + int(index)
 
 
-def sample_scene(seed: int, split: str = "train", size: int = 64, frames: int = 16) -> ShapesScene:
-    """Draw a scene from `seed`; `split == "heldout"` forces a held-out object, any other split forbids one."""
+def sample_scene(seed: int, split: str = "train", size: int = 64, frames: int = 16,
+                 motion: str = "axis") -> ShapesScene:
+    """Draw a scene from `seed`; `split == "heldout"` forces a held-out object, any other split forbids one.
+
+    `motion`: the direction set drawn from (vocab.MOTION_SETS): "axis" is version 1; "diagonal"
+    and "eight" are the opt-in diagonal extension (same seeds, same order of draws).
+    """
     split = _check_split(split)
     _check_geometry(size, frames)
+    directions = motion_directions(motion)
     rng = np.random.default_rng(seed)
     count = 2 if rng.random() < TWO_OBJECTS_PROBABILITY else 1
     want_heldout = split == "heldout"
     while True:
         background = _choice(rng, tuple(BACKGROUNDS))
         specs = tuple(
-            ObjectSpec(_choice(rng, tuple(COLOURS)), _choice(rng, SHAPES), _choice(rng, DIRECTIONS))
+            ObjectSpec(_choice(rng, tuple(COLOURS)), _choice(rng, SHAPES), _choice(rng, directions))
             for _ in range(count)
         )
         distinct = len({s.colour for s in specs}) == count
@@ -155,11 +161,12 @@ def sample_scene(seed: int, split: str = "train", size: int = 64, frames: int = 
     return ShapesScene(background=background, objects=objects, size=size, frames=frames, seed=int(seed))
 
 
-def make_clip(index: int, split: str = "train", size: int = 64, frames: int = 16) -> ShapesClip:
-    """Clip `index` of `split`: pixels, canonical caption, geometry and seed."""
+def make_clip(index: int, split: str = "train", size: int = 64, frames: int = 16,
+              motion: str = "axis") -> ShapesClip:
+    """Clip `index` of `split`: pixels, canonical caption, geometry and seed (`motion`: see sample_scene)."""
     split = _check_split(split)
     seed = seed_for(index, split)
-    scene = sample_scene(seed, split, size, frames)
+    scene = sample_scene(seed, split, size, frames, motion)
     return ShapesClip(video=render(scene), caption=scene.caption, scene=scene, seed=seed)
 
 
@@ -179,7 +186,7 @@ def _place(rng: np.random.Generator, spec: ObjectSpec, size: int, frames: int) -
     speed = rng.uniform(lo, hi)
     travel = speed * (frames - 1)
     half = side / 2
-    dx, dy = DIRECTION_VECTORS[spec.direction]
+    dx, dy = direction_vector(spec.direction)
     # Along the motion axis the centre must start far enough from the edge it moves towards.
     x_lo, x_hi = half + max(-dx, 0) * travel, size - half - max(dx, 0) * travel
     y_lo, y_hi = half + max(-dy, 0) * travel, size - half - max(dy, 0) * travel
@@ -190,6 +197,16 @@ def _place(rng: np.random.Generator, spec: ObjectSpec, size: int, frames: int) -
         colour=spec.colour, shape=spec.shape, direction=spec.direction,
         size=float(side), speed=float(speed), start_x=float(start_x), start_y=float(start_y),
     )
+
+
+def parse_split_spec(spec: str) -> tuple[str, str]:
+    """`"train"` -> ("train", "axis"); `"train:diagonal"` -> ("train", "diagonal"): a split and its
+    motion set, so that commands taking a split name (`reducio extract --synthetic`) reach the
+    diagonal extension without a flag of their own."""
+    split, _, motion = spec.partition(":")
+    motion = motion or "axis"
+    motion_directions(motion)
+    return _check_split(split), motion
 
 
 def _check_split(split: str) -> str:
@@ -218,8 +235,9 @@ class ShapesDataset(Dataset):
     """
 
     def __init__(self, split: str = "train", size: int = 64, frames: int = 16, length: int = 10_000,
-                 paraphrase: bool = False, start: int = 0):
+                 paraphrase: bool = False, start: int = 0, motion: str = "axis"):
         split = _check_split(split)
+        motion_directions(motion)
         _check_geometry(size, frames)
         if length < 1 or start < 0 or start + length > SPLIT_SIZE_LIMIT:
             raise ConfigError(
@@ -227,7 +245,7 @@ class ShapesDataset(Dataset):
                 f"got start={start}, length={length}"
             )
         self.split, self.size, self.frames = split, size, frames
-        self.length, self.paraphrase, self.start = length, paraphrase, start
+        self.length, self.paraphrase, self.start, self.motion = length, paraphrase, start, motion
 
     def __len__(self) -> int:
         return self.length
@@ -241,7 +259,7 @@ class ShapesDataset(Dataset):
             raise IndexError(f"index {i} out of range for a ShapesDataset of length {self.length}")
         index = self.start + i
         seed = seed_for(index, self.split)
-        scene = sample_scene(seed, self.split, self.size, self.frames)
+        scene = sample_scene(seed, self.split, self.size, self.frames, self.motion)
         text = scene.caption
         if self.paraphrase:
             from reducio.data.synthetic.paraphrase import paraphrase
