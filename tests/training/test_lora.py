@@ -185,7 +185,8 @@ def test_targets_that_match_nothing_and_unknown_keys_fail_naming_the_valid_ones(
     with pytest.raises(ConfigError, match="valid keys: rank, alpha, targets, dropout"):
         DiTTrainConfig.from_dict({"model": {"init": str(tmp_path)}, "lora": {"rank": 4, "scale": 2}})
     with pytest.raises(ConfigError, match="model.init is not set"):
-        DiTTrainConfig(lora=LoRASection(rank=4))
+        DiTObjective(DiTTrainConfig(model=DiTModelSection(preset="tiny", overrides=dict(MICRO_DIT)),
+                                    lora=LoRASection(rank=4)), {"latent_channels": 4, "text_dim": 16})
     with pytest.raises(ConfigError, match="lora.rank must be >= 0"):
         apply_overrides(base, ["lora.rank=-1"])
     config = apply_overrides(base, ["lora.rank=8", "lora.alpha=16", "lora.targets=[to_q,to_k]"])

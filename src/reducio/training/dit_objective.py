@@ -111,9 +111,6 @@ class DiTTrainConfig(ConfigSection):
         if not self.model.init or self.model.init.startswith("pixart:"):
             dit_config(self.model)  # a bad preset / override fails at load time, naming the key
         diffusion_config(self.diffusion, None)
-        if self.lora.enabled and not self.model.init:
-            raise ConfigError(f"lora.rank={self.lora.rank} adapts a trained DiT, but model.init is not set; pass "
-                              "--init DIR (a DiT folder, e.g. src/reducio/assets/pipeline-tiny/dit) or lora.rank=0")
         if self.lora.enabled and self.train.fsdp:
             raise ConfigError(f"lora.rank={self.lora.rank} with train.fsdp=true: sharding a frozen base with "
                               "adapters is not supported here; set train.fsdp=false (the adapter trains with DDP)")
@@ -229,6 +226,10 @@ class DiTObjective(Objective):
         self._vae_failed = False
         self.encoders = dict(encoders or {})
         init = config.model.init
+        # checked here, not in the config: `--init` is applied after the `--set` overrides
+        if config.lora.enabled and not init and dit is None:
+            raise ConfigError(f"lora.rank={config.lora.rank} adapts a trained DiT, but model.init is not set; pass "
+                              "--init DIR (a DiT folder, e.g. src/reducio/assets/pipeline-tiny/dit) or lora.rank=0")
         saved = init is not None and not init.startswith("pixart:")
         model_config = dit.config if dit is not None else (None if saved else dit_config(config.model))
         self.plan = resolve_conditions(model_config, info, config.model) if model_config is not None else None
