@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import MICRO_DIT  # noqa: E402
 
 from reducio.data.latents import LatentShardDataset  # noqa: E402
-from reducio.training.config import EMASection, LoggingSection, RunSection  # noqa: E402
+from reducio.training.config import EMASection, LoggingSection, LoRASection, RunSection  # noqa: E402
 from reducio.training.data import first_items_batch  # noqa: E402
 from reducio.training.dit_objective import (  # noqa: E402
     DiTModelSection,
@@ -93,9 +93,11 @@ class ItemSeededDiT(DiTObjective):
 
 
 def run_config(shards: str, *, max_steps: int, world_size: int, checkpointing: bool,
-               precision: str = "no", fsdp: bool = False) -> DiTTrainConfig:
+               precision: str = "no", fsdp: bool = False, lora_base: str | None = None) -> DiTTrainConfig:
+    """`lora_base`: a saved DiT folder; the run then trains a rank-2 LoRA on it (frozen)."""
     return DiTTrainConfig(
-        model=DiTModelSection(preset="tiny", overrides=dict(MICRO_DIT)),
+        model=DiTModelSection(preset="tiny", overrides=dict(MICRO_DIT), init=lora_base),
+        lora=LoRASection(rank=2 if lora_base else 0),
         data=LatentDataSection(root=shards, batch_size=GLOBAL_BATCH // world_size, num_workers=0),
         optim=DiTOptimSection(lr=1e-3, eps=1e-8, weight_decay=0.01, warmup_steps=2, grad_clip=1e3),
         diffusion={"text_drop_prob": 0.0, "image_drop_prob": 0.0},
@@ -107,10 +109,10 @@ def run_config(shards: str, *, max_steps: int, world_size: int, checkpointing: b
 
 
 def train(shards: str, run_dir: str, *, max_steps: int, world_size: int, resume: str | None = None,
-          checkpointing: bool = False, precision: str = "no", fsdp: bool = False) -> None:
+          checkpointing: bool = False, precision: str = "no", fsdp: bool = False, lora_base: str | None = None) -> None:
     dataset = LatentShardDataset(shards)
     config = run_config(shards, max_steps=max_steps, world_size=world_size, checkpointing=checkpointing,
-                        precision=precision, fsdp=fsdp)
+                        precision=precision, fsdp=fsdp, lora_base=lora_base)
     Trainer(config, ItemSeededDiT(config, dataset.info), Indexed(dataset), run_dir=run_dir, resume=resume).fit()
 
 
@@ -188,7 +190,7 @@ def main(jobs_file: str) -> None:
             continue
         train(job["shards"], job["run_dir"], max_steps=job["max_steps"], world_size=world_size,
               resume=job.get("resume"), checkpointing=job.get("checkpointing", False),
-              precision=job.get("precision", "no"), fsdp=job.get("fsdp", False))
+              precision=job.get("precision", "no"), fsdp=job.get("fsdp", False), lora_base=job.get("lora_base"))
 
 
 if __name__ == "__main__":

@@ -109,6 +109,33 @@ def test_ddp_steps_and_resume_across_process_counts_match_one_process(shards, tm
 
 @pytest.mark.slow
 @needs_torchrun
+def test_lora_ddp_steps_and_resume_match_one_process(shards, tmp_path):
+    """A LoRA on a frozen saved DiT: DDP over the adapter's parameters only, EMA of the adapter."""
+    from reducio.models.dit import DiTConfig, ReducioDiT
+
+    torch.manual_seed(0)
+    base = ReducioDiT(DiTConfig.preset("tiny").replace(**worker.MICRO_DIT))
+    with torch.no_grad():  # every weight random: the real init zeroes the output layer
+        for parameter in base.parameters():
+            parameter.normal_(0.0, 0.05)
+    base.save_pretrained(tmp_path / "base")
+    one, two, two_then_one = tmp_path / "one", tmp_path / "two", tmp_path / "two-then-one"
+    worker.train(shards, str(one), max_steps=4, world_size=1, lora_base=str(tmp_path / "base"))
+    torchrun([{"shards": shards, "run_dir": str(two), "max_steps": 4, "lora_base": str(tmp_path / "base")}], tmp_path)
+    worker.train(shards, str(two_then_one), max_steps=4, world_size=1, resume=str(checkpoint(two, 2)),
+                 lora_base=str(tmp_path / "base"))
+    reference = metrics(one)
+    assert len(reference) == 4 and reference[0]["loss/total"] != reference[-1]["loss/total"]
+    assert_same_metrics(metrics(two), reference)
+    assert_same_metrics(metrics(two_then_one), reference[2:])
+    for got in (checkpoint(two, 4), checkpoint(two_then_one, 4)):
+        assert_same_checkpoint(got, checkpoint(one, 4))
+    assert all(".lora_" in name for name in load_file(checkpoint(two, 4) / "ema.safetensors"))
+    assert sorted(p.name for p in (two / "final").iterdir()) == ["pytorch_lora_weights.safetensors"]
+
+
+@pytest.mark.slow
+@needs_torchrun
 def test_bf16_ddp_step_is_the_fp32_step_up_to_rounding(shards, tmp_path):
     # A separate launch: accelerate fixes the precision once per process.
     fp32, bf16 = tmp_path / "fp32", tmp_path / "bf16"
