@@ -258,3 +258,16 @@ def test_lora_training_resumes_exactly_keeps_the_base_and_exports_only_the_adapt
     # the export is the EMA adapter, under the pipeline's component prefix
     assert {k: v for k, v in exported.items()}.keys() == {f"transformer.{k.replace('.default', '')}" for k in ema}
     assert all(torch.equal(exported[f"transformer.{k.replace('.default', '')}"], v) for k, v in ema.items())
+
+    # an intermediate checkpoint exports the same way (EMA adapter by default, raw on request)
+    from reducio.training.export import export_checkpoint
+
+    done = export_checkpoint(runs / "straight" / step6, lora_run / "exported")
+    again = load_file(lora_run / "exported" / LORA_WEIGHT_NAME)
+    assert done["weights"] == "ema" and again.keys() == exported.keys()
+    assert all(torch.equal(again[k], exported[k]) for k in again)
+    raw = export_checkpoint(runs / "straight" / step6, lora_run / "exported-raw", ema=False)
+    raw_adapter = load_file(lora_run / "exported-raw" / LORA_WEIGHT_NAME)
+    assert raw["weights"] == "raw" and raw_adapter.keys() == exported.keys()
+    assert all(torch.equal(raw_adapter[f"transformer.{k.replace('.default', '')}"], v)
+               for k, v in weights.items() if ".lora_" in k)

@@ -6,6 +6,8 @@ model is rebuilt from the architecture the run recorded (`effective.<task>_confi
 checkpoint's config.json; VAE runs older than that record fall back to `model.preset` +
 `model.overrides`), the EMA weights (or the raw ones) are loaded strictly, so an intermediate
 checkpoint can be evaluated, sampled or assembled into a pipeline like a finished run's `final/`.
+A LoRA run (`lora.rank` >= 1) is rebuilt as its base (`model.init`) with the checkpoint's adapter,
+and exported as the adapter alone, as its `final/`.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ def load_checkpoint_model(checkpoint: str | Path, *, ema: bool = True) -> tuple[
     task = config.get("task")
     if task not in _TASKS:
         raise CheckpointError(f"checkpoint {path} is of task {task!r}; export knows {sorted(_TASKS)}")
+    lora = config.get("lora") or {}
+    if task == "dit" and lora.get("rank", 0) > 0:
+        return _load_lora_checkpoint(path, config, state, ema=ema)
     architecture = _architecture(task, config, path)
     weights = path / "ema.safetensors"
     used = "ema"
@@ -97,9 +102,38 @@ def load_checkpoint_model(checkpoint: str | Path, *, ema: bool = True) -> tuple[
     return model.eval(), {"task": task, "step": state.get("step"), "weights": used, "checkpoint": str(path)}
 
 
+def _load_lora_checkpoint(path: Path, config: dict, state: dict, *, ema: bool) -> tuple[torch.nn.Module, dict]:
+    """A LoRA run's checkpoint: its base (model.init) with the adapter of the checkpoint (EMA or raw)."""
+    from safetensors.torch import load_file
+
+    from reducio.training.config import LoRASection
+    from reducio.training.dit_objective import DiTModelSection, build_dit
+    from reducio.training.lora import add_lora
+
+    model = add_lora(build_dit(DiTModelSection.from_dict(config["model"])), LoRASection.from_dict(config["lora"]))
+    weights, used = path / "ema.safetensors", "ema"
+    if not ema or not weights.is_file():
+        weights, used = path / "models" / "dit.safetensors", "raw"
+    state_dict = load_file(str(weights))
+    expected = set(model.state_dict())
+    adapter = {name for name in expected if ".lora_" in name}
+    # the EMA holds the adapter only; the raw weights hold the whole model (base and adapter)
+    if not adapter <= set(state_dict) or not set(state_dict) <= expected:
+        raise CheckpointError(f"{weights} does not fit a rank-{config['lora']['rank']} LoRA on {config['model']['init']}")
+    model.load_state_dict(state_dict, strict=False)
+    return model.eval(), {"task": "dit", "step": state.get("step"), "weights": used, "checkpoint": str(path),
+                          "lora": True}
+
+
 def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool = True) -> dict:
     """Write the model of `checkpoint` (see `load_checkpoint_model`) to `output` as a
-    `from_pretrained` folder. Returns what was written (task, step, weights used, paths)."""
+    `from_pretrained` folder, or, for a LoRA run, its adapter alone as `final/` holds it
+    (reducio.training.lora.save_lora). Returns what was written (task, step, weights used, paths)."""
     model, info = load_checkpoint_model(checkpoint, ema=ema)
-    model.save_pretrained(output)
+    if info.get("lora"):
+        from reducio.training.lora import save_lora
+
+        save_lora(model, output)
+    else:
+        model.save_pretrained(output)
     return {**info, "output": str(output)}
