@@ -23,6 +23,7 @@ def register(subparsers) -> None:
             "way the image becomes the MIDDLE frame of the clip (frame 7 of 16), not the first "
             "frame as in most image-to-video models. With no model argument the built-in default "
             "(trained on the synthetic shapes world, 64 px) runs offline."),
+        epilog=_vocabulary_help(),
     )
     parser.add_argument("prompt", help="text prompt, e.g. 'a red circle moving right on a black background'")
     parser.add_argument("-o", "--output", required=True,
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--offload moves models between CPU memory and a GPU, but the device is "
                           f"{device!s}; pass --device cuda, or leave --offload out on a CPU")
     if args.pipeline is None or str(args.pipeline) in BUILTIN_NAMES:
-        _warn_outside_the_shapes_world(args.prompt)
+        _builtin_prompts(args)
     pipe = load_pipeline(args.pipeline, device="cpu" if args.offload else device,
                          torch_dtype=resolve_dtype(args.dtype))
     if args.offload:
@@ -156,20 +157,42 @@ def _apply_speed_options(video_pipe, args: argparse.Namespace) -> None:
         video_pipe.vae.decoder.compile()
 
 
-def _warn_outside_the_shapes_world(prompt: str) -> None:
-    """The built-in pipeline knows only the synthetic shapes world's grammar: say so up front."""
+def _builtin_prompts(args: argparse.Namespace) -> None:
+    """The built-in model reads canonical shapes-world captions: normalise the prompts in place
+    (case, punctuation, "grey" -> "gray" ...) and warn, naming the unknown words, when the prompt
+    is still outside the world."""
     import sys
 
-    from reducio.data.synthetic.vocab import CaptionError, parse_caption
+    from reducio.data.synthetic.vocab import CaptionError, normalize_prompt, parse_caption, unknown_prompt_words
 
+    prompt = normalize_prompt(args.prompt)
     try:
         parse_caption(prompt)
-    except CaptionError as error:
+    except CaptionError:
+        unknown = unknown_prompt_words(prompt)
+        why = (f"unknown word(s): {', '.join(unknown)}" if unknown else
+               "its words are known but not in the order 'a {colour} {shape} moving {direction} "
+               "on a {background} background'")
         print(f"reducio generate: warning: the built-in pipeline is a 64 px model of the synthetic "
               f"shapes world and understands only its prompts, e.g. 'a red circle moving right on "
-              f"a black background' (docs/synthetic-world.md); {prompt!r} is outside it ({error}), "
+              f"a black background' (docs/synthetic-world.md); {args.prompt!r} is outside it ({why}), "
               "so expect an arbitrary shapes clip. Pass --pipeline DIR for a model of your own.",
               file=sys.stderr)
+    args.prompt = prompt
+    if args.negative_prompt is not None:
+        args.negative_prompt = normalize_prompt(args.negative_prompt)
+
+
+def _vocabulary_help() -> str:
+    """The built-in model's vocabulary for --help, from the world's own word lists."""
+    from reducio.data.synthetic.vocab import BACKGROUNDS, COLOURS, DIRECTIONS, SHAPES
+
+    return ("Built-in model prompts: 'a {colour} {shape} moving {direction} [and a {colour} {shape} "
+            "moving {direction}] on a {background} background' with colour: " + ", ".join(COLOURS)
+            + "; shape: " + ", ".join(SHAPES) + "; direction: " + ", ".join(DIRECTIONS)
+            + "; background: " + ", ".join(BACKGROUNDS) + ". Case, punctuation and spacing do "
+            "not matter, and 'grey', 'an', 'the', 'upwards', 'to the left' are read as 'gray', "
+            "'a', 'a', 'up', 'left' (docs/synthetic-world.md).")
 
 
 def _check_args(args: argparse.Namespace, parse_size_arg):

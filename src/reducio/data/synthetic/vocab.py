@@ -145,3 +145,44 @@ def parse_caption(text: str, directions: tuple[str, ...] = DIRECTIONS) -> SceneS
 def _check_word(kind: str, word: str, valid) -> None:
     if word not in valid:
         raise CaptionError(f"unknown {kind} {word!r} in caption; valid: {', '.join(valid)}")
+
+
+# ------------------------------------------------------------------------- user prompts
+# What a person types for the built-in model differs from the canonical caption in ways that do
+# not change its meaning; the model was trained on canonical captions, so these are mapped before
+# it reads the prompt. Phrases first (they hold words mapped singly below), then single words.
+_PROMPT_PHRASES = (
+    (r"\bto the (left|right)\b", r"\1"),
+    (r"\btowards the top\b", "up"),
+    (r"\btowards the bottom\b", "down"),
+)
+_PROMPT_WORDS = {
+    "an": "a", "the": "a",
+    "grey": "gray",
+    "leftwards": "left", "leftward": "left", "rightwards": "right", "rightward": "right",
+    "upwards": "up", "upward": "up", "downwards": "down", "downward": "down",
+}
+# Grammar words of the caption template, besides the vocabulary itself.
+_GRAMMAR_WORDS = ("a", "moving", "and", "on", "background")
+
+
+def normalize_prompt(text: str) -> str:
+    """A prompt in the canonical caption's form: lower case, no punctuation, single spaces,
+    the world's spellings ("grey" -> "gray", "an" -> "a", "upwards" -> "up").
+
+    "A red circle moving right on a black background." -> "a red circle moving right on a black
+    background". Hyphens inside words stay (diagonal directions such as "up-right").
+    """
+    text = text.casefold()
+    text = re.sub(r"[^\w\s-]|_", " ", text)              # punctuation -> space
+    text = re.sub(r"(?<!\w)-|-(?!\w)", " ", text)        # a hyphen not joining two words
+    text = " ".join(text.split())
+    for pattern, replacement in _PROMPT_PHRASES:
+        text = re.sub(pattern, replacement, text)
+    return " ".join(_PROMPT_WORDS.get(word, word) for word in text.split())
+
+
+def unknown_prompt_words(text: str, directions: tuple[str, ...] = DIRECTIONS) -> tuple[str, ...]:
+    """Words of the normalised prompt outside the world's vocabulary, in order, each once."""
+    known = {*_GRAMMAR_WORDS, *COLOURS, *BACKGROUNDS, *SHAPES, *directions}
+    return tuple(dict.fromkeys(w for w in normalize_prompt(text).split() if w not in known))
