@@ -41,5 +41,10 @@ class VideoWriteError(ReducioError):
     """A video could not be written (unknown container, unwritable path)."""
 
 
+class OutputPathError(VideoWriteError, ValueError):
+    """An output path cannot be what the user meant (a file named where a folder is needed, an
+    existing folder where a file is asked for, a folder that cannot be created)."""
+
+
 class PipelineInputError(ReducioError, ValueError):
     """A pipeline argument breaks a rule; the message names the argument, the rule and the value."""

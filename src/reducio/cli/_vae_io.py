@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from reducio.cli.arguments import non_negative_number, positive_int, positive_number
+from reducio.cli.outputs import output_paths  # noqa: F401  (reconstruct and decode import it from here)
 from reducio.errors import ConfigError, ShapeError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -141,19 +142,3 @@ def read_clip(path: Path, args: argparse.Namespace) -> torch.Tensor:
         path, num_frames=args.frames or None, fps=args.fps, start=args.start, sampling=args.sampling,
         size=size, box=crop_to_multiple_box if size is None else None,
     )
-
-
-def output_paths(inputs: list[Path], output: str, suffix: str = ".mp4") -> list[Path]:
-    """One output file per input: OUTPUT itself for one input with a file suffix, else
-    OUTPUT/<input stem><suffix> (stems made unique with a counter)."""
-    out = Path(output)
-    if len(inputs) == 1 and out.suffix:
-        return [out]
-    seen: dict[str, int] = {}
-    paths = []
-    for path in inputs:
-        stem = path.stem if path.is_file() else path.name
-        count = seen.get(stem, 0)
-        seen[stem] = count + 1
-        paths.append(out / (f"{stem}{suffix}" if count == 0 else f"{stem}-{count}{suffix}"))
-    return paths

@@ -36,8 +36,10 @@ def register(subparsers) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from reducio.cli.outputs import check_output_folder
     from reducio.data.synthetic.export import write_shapes_dataset
 
+    check_output_folder(args.output, "output of `data synth`")
     extension = "" if args.format == "png" else f".{args.format}"
     report = write_shapes_dataset(
         args.output, args.count, split=args.split, size=args.size, frames=args.frames,

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from reducio.errors import ShapeError
 
     data = load_latents(args.input)
+    outputs = output_paths([Path(source["path"]) for source in data.sources], args.output)
     args.vae = args.vae or data.vae or "tiny"
     vae, warning = load_vae(args)
     if warning:
@@ -53,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
             f"--vae {args.vae} expects {vae.config.latent_channels} channels, {vae.config.frames} frames; "
             f"decode with the VAE that encoded it ({data.vae})"
         )
-    names = [Path(source["path"]) for source in data.sources]
-    outputs = output_paths(names, args.output)
     with tqdm(total=data.latent.shape[0], unit="window", desc="decode") as bar:
         for i, (source, out) in enumerate(zip(data.sources, outputs)):
             latent, content = data.windows_of(i)

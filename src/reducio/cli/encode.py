@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from reducio.cli.arguments import seed
 from reducio.cli._vae_io import add_input_args, add_vae_args, check_input_args, load_vae, read_clip
+from reducio.cli.outputs import check_output_file
 
 
 def register(subparsers) -> None:
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from reducio.errors import ShapeError
 
     check_input_args(args)
+    check_output_file(args.output, (".safetensors",), "latent file")
     inputs = expand_inputs(args.input)
     vae, warning = load_vae(args)
     if warning:

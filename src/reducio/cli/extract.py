@@ -61,11 +61,13 @@ def register(subparsers) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
+    from reducio.cli.outputs import check_output_folder
     from reducio.data.extract import ExtractConfig
     from reducio.errors import ConfigError
 
     if args.synthetic and (args.videos or args.captions):
         raise ConfigError("pass either --synthetic SPLIT or videos / --captions, not both")
+    check_output_folder(args.output, "folder of latent shards", "--output")
     return ExtractConfig(
         output=args.output, source="synthetic" if args.synthetic else "folder", videos=args.videos,
         captions=args.captions, split=args.synthetic or "train", count=args.count, start=args.start,

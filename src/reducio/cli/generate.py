@@ -197,6 +197,7 @@ def _vocabulary_help() -> str:
 
 def _check_args(args: argparse.Namespace, parse_size_arg):
     """(output path, (height, width) or None); fail on bad arguments before any model loads."""
+    from reducio.cli.outputs import check_video_output
     from reducio.data.video_write import WRITABLE_SUFFIXES
 
     output = Path(args.output)
@@ -205,6 +206,7 @@ def _check_args(args: argparse.Namespace, parse_size_arg):
         raise ConfigError(f"cannot write {output}: unknown video suffix {suffix!r}; use one of "
                           f"{', '.join(s for s in WRITABLE_SUFFIXES if s.startswith('.'))} "
                           "(or no suffix for a folder of PNG frames)")
+    check_video_output(output)
     if args.stage1_candidates is not None and args.image is not None:
         raise ConfigError("--stage1-candidates reranks the content frames stage 1 draws from the prompt; "
                           "with --image there is no stage 1: leave one of them out")
