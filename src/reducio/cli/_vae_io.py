@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from reducio.cli.arguments import non_negative_number, positive_int, positive_number
+from reducio.cli.arguments import non_negative_int, non_negative_number, positive_int, positive_number
 from reducio.cli.outputs import output_paths  # noqa: F401  (reconstruct and decode import it from here)
 from reducio.errors import ConfigError, ShapeError
 
@@ -17,6 +17,11 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # shapes world; see training/recipes/tiny-cpu.yaml). Other VAEs keep the clip's own size.
 BUILTIN_SIZES = {"tiny": 64}
 DEFAULT_VAE = "tiny"
+WINDOW = 16  # frames per VAE window (the release's and the built-in VAE's)
+# How to get the released weights, for users who give the built-in VAE a real video.
+RELEASED_VAE = "models/reducio-vae-ft4"
+RELEASED_VAE_STEPS = ("hf download microsoft/Reducio-VAE reducio-ft4-fs32-attn23.ckpt --local-dir checkpoints",
+                      f"reducio convert checkpoints/reducio-ft4-fs32-attn23.ckpt -o {RELEASED_VAE}")
 
 
 def add_vae_args(parser: argparse.ArgumentParser) -> None:
@@ -30,13 +35,22 @@ def add_vae_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tiling", action="store_true", help="spatial tiling for large frames (e.g. 1024 px)")
 
 
-def add_input_args(parser: argparse.ArgumentParser) -> None:
+def add_input_args(parser: argparse.ArgumentParser, whole_clip: bool = False) -> None:
+    """Input options; `whole_clip`: --frames defaults to the whole clip (reconstruct, encode), else 16."""
     group = parser.add_argument_group("input")
     group.add_argument("--size", default=None,
                        help="S or HxW, multiples of 32: resize the short side and centre-crop "
                             "(default: 64 for --vae tiny, else the clip's size cropped to multiples of 32)")
     group.add_argument("--fps", type=positive_number, default=16, help="frame rate to sample the clip at (default 16)")
-    group.add_argument("--frames", type=int, default=16, help="frames to read per clip; 0 = the whole clip")
+    if whole_clip:
+        group.add_argument("--frames", type=non_negative_int, default=0,
+                           help="frames to read per clip from --start (default 0 = the whole clip, "
+                                f"{WINDOW} frames at a time). A length that is not a multiple of {WINDOW} "
+                                "is padded to whole windows by repeating its last frame; the padding is "
+                                "cut off after decoding")
+    else:
+        group.add_argument("--frames", type=non_negative_int, default=16,
+                           help="frames to read per clip (default 16); 0 = the whole clip")
     group.add_argument("--start", type=non_negative_number, default=0.0, help="start time in seconds (default 0)")
     group.add_argument("--sampling", default="nearest", choices=("nearest", "stride"),
                        help="nearest timestamp (default) or the release's integer stride round(src_fps/fps)")
@@ -142,3 +156,45 @@ def read_clip(path: Path, args: argparse.Namespace) -> torch.Tensor:
         path, num_frames=args.frames or None, fps=args.fps, start=args.start, sampling=args.sampling,
         size=size, box=crop_to_multiple_box if size is None else None,
     )
+
+
+def builtin_vae_note(vae: str, inputs: list[Path]) -> str | None:
+    """One line when a built-in VAE (trained on the shapes world only) gets clips from elsewhere.
+
+    The rule: a clip is from the shapes world when the `captions.jsonl` that `reducio data synth`
+    writes beside it lists it (its "path" is the clip's name and it records the "scene"). Any other
+    file or frame folder counts as a real video, even a shapes clip copied elsewhere or re-encoded.
+    """
+    from reducio.loading.sources import builtin_folder
+
+    if builtin_folder("vae", str(vae)) is None:
+        return None
+    others = [path for path in inputs if not is_shapes_world_clip(path)]
+    if not others:
+        return None
+    which = str(others[0]) if len(inputs) == 1 else f"{len(others)} of {len(inputs)} inputs (e.g. {others[0]})"
+    return (f"WARNING: the built-in VAE '{vae}' was trained on the synthetic shapes world only (clips of "
+            f"`reducio data synth`), and {which} is not such a clip: expect a poor reconstruction. For real "
+            f"videos get the released weights: `{RELEASED_VAE_STEPS[0]}` then `{RELEASED_VAE_STEPS[1]}`, "
+            f"and pass --vae {RELEASED_VAE}")
+
+
+def is_shapes_world_clip(path: Path) -> bool:
+    """Whether `reducio data synth` wrote `path` (its captions.jsonl beside it lists it with its scene)."""
+    import json
+
+    from reducio.data.synthetic.export import CAPTIONS_FILE
+
+    captions = Path(path).parent / CAPTIONS_FILE
+    try:
+        lines = captions.read_text().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("path") == Path(path).name and "scene" in record:
+            return True
+    return False

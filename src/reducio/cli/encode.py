@@ -8,20 +8,21 @@ import math
 from tqdm.auto import tqdm
 
 from reducio.cli.arguments import seed
-from reducio.cli._vae_io import add_input_args, add_vae_args, check_input_args, load_vae, read_clip
+from reducio.cli._vae_io import add_input_args, add_vae_args, builtin_vae_note, check_input_args, load_vae, read_clip
 from reducio.cli.outputs import check_output_file
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "encode", help="encode videos into a .safetensors of motion latents and content frames",
-        description="Encode videos with a Reducio-VAE; `reducio decode` turns the file back into video.",
+        description="Encode videos with a Reducio-VAE, the whole clip by default, one latent per 16-frame "
+                    "window (--frames / --start to limit); `reducio decode` turns the file back into video.",
     )
     parser.add_argument("input", nargs="+", help="video file, folder of videos, folder of frames or glob")
     parser.add_argument("-o", "--output", required=True, help="output .safetensors file")
     parser.add_argument("--sample-posterior", action="store_true", help="store a posterior sample, not the mode")
     parser.add_argument("--seed", type=seed, default=0, help="seed for --sample-posterior")
-    add_input_args(parser)
+    add_input_args(parser, whole_clip=True)
     add_vae_args(parser)
     parser.set_defaults(func=run)
 
@@ -37,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
     check_input_args(args)
     check_output_file(args.output, (".safetensors",), "latent file")
     inputs = expand_inputs(args.input)
+    note = builtin_vae_note(args.vae, inputs)
     vae, warning = load_vae(args)
-    if warning:
-        print(warning)
+    for text in (warning, note):
+        if text:
+            print(text)
     generator = torch.Generator(vae.device).manual_seed(args.seed) if args.sample_posterior else None
     latents, contents, clips, sources = [], [], [], []
     with tqdm(total=0, unit="window", desc="encode") as bar:

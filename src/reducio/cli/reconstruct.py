@@ -8,13 +8,15 @@ import math
 from tqdm.auto import tqdm
 
 from reducio.cli.arguments import seed
-from reducio.cli._vae_io import add_input_args, add_vae_args, check_input_args, load_vae, output_paths, read_clip
+from reducio.cli._vae_io import (add_input_args, add_vae_args, builtin_vae_note, check_input_args, load_vae,
+                                output_paths, read_clip)
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "reconstruct", help="encode + decode videos with a Reducio-VAE and print PSNR / SSIM",
-        description="Reconstruct videos through a Reducio-VAE (docs/reconstruct-a-video.md).",
+        description="Reconstruct videos through a Reducio-VAE: the whole clip by default, 16 frames at a "
+                    "time (--frames / --start to limit; docs/reconstruct-a-video.md).",
     )
     parser.add_argument("input", nargs="+", help="video file, folder of videos, folder of frames or glob")
     parser.add_argument("-o", "--output", required=True,
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--sample-posterior", action="store_true",
                         help="decode a posterior sample instead of the mode (the release samples)")
     parser.add_argument("--seed", type=seed, default=0, help="seed for --sample-posterior")
-    add_input_args(parser)
+    add_input_args(parser, whole_clip=True)
     add_vae_args(parser)
     parser.set_defaults(func=run)
 
@@ -39,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
     check_input_args(args)
     inputs = expand_inputs(args.input)
     outputs = output_paths(inputs, args.output)
+    note = builtin_vae_note(args.vae, inputs)
     vae, warning = load_vae(args)
-    if warning:
-        print(warning)
+    for text in (warning, note):
+        if text:
+            print(text)
     generator = torch.Generator(vae.device).manual_seed(args.seed) if args.sample_posterior else None
     scores = []
     factors = None
