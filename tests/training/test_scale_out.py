@@ -13,7 +13,6 @@ How noise is made comparable across process counts: tests/training/scale_out_wor
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +31,9 @@ from reducio.training.logging import read_metrics  # noqa: E402
 
 WORKER = Path(__file__).resolve().parent / "scale_out_worker.py"
 KEYS = ("loss/total", "grad/norm", "lr/dit")
-needs_torchrun = pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not on PATH")
+# torchrun of the interpreter running the tests, found whether or not its venv is activated
+TORCHRUN = Path(sys.executable).parent / "torchrun"
+needs_torchrun = pytest.mark.skipif(not TORCHRUN.is_file(), reason=f"no torchrun next to {sys.executable}")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def torchrun(jobs: list[dict], tmp_path: Path) -> None:
     jobs_file = tmp_path / f"jobs-{len(list(tmp_path.glob('jobs-*')))}.json"
     jobs_file.write_text(json.dumps(jobs))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", str(WORKER), str(jobs_file)],
+    result = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(WORKER), str(jobs_file)],
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 

@@ -63,8 +63,13 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2) + "\n")
-    _fsync_file(path)
+    """Write JSON atomically: a process killed mid-write leaves the old file (or none), never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    _fsync_file(tmp)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def write_torch(path: Path, obj: Any) -> None:
