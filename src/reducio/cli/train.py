@@ -12,7 +12,6 @@ logging, the loop) is shared.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +99,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def resolve_config(task: TrainTask, args: argparse.Namespace):
     """(config, run_dir, checkpoint or None) from the command line."""
-    from reducio.training.checkpoint import resolve_checkpoint
+    from reducio.training.checkpoint import read_json, resolve_checkpoint
     from reducio.training.configuration import apply_overrides
     from reducio.training.recipes import load_recipe
 
@@ -116,7 +115,7 @@ def resolve_config(task: TrainTask, args: argparse.Namespace):
             run_dir = Path(args.output_dir) if args.output_dir else checkpoint.parent.parent
         if args.config or args.recipe:
             logger.warning("--resume: the config comes from %s; --recipe/--config is ignored", checkpoint)
-        config = task.config_class.from_dict(json.loads((checkpoint / "config.json").read_text()))
+        config = task.config_class.from_dict(read_json(checkpoint / "config.json"))
         config = apply_overrides(config, args.overrides)
     else:
         run_dir = Path(args.output_dir or f"runs/{task.name}-{recipe_name}")

@@ -33,16 +33,25 @@ class StateDictReport:
     def ok(self) -> bool:
         return not (self.missing or self.unexpected or self.mismatched)
 
-    def format(self, limit: int = REPORT_LIMIT) -> str:
-        lines: list[str] = []
-        for title, items in (
+    def _sections(self) -> list[tuple[str, list[str]]]:
+        return [(title, items) for title, items in (
             ("missing (in the model, not in the file)", self.missing),
             ("unexpected (in the file, not in the model)", self.unexpected),
             ("mis-shaped (file shape vs model shape)",
              [f"{k}: {list(got)} vs {list(want)}" for k, got, want in self.mismatched]),
-        ):
-            if not items:
-                continue
+        ) if items]
+
+    def one_line(self, limit: int = 3) -> str:
+        """Counts and the first `limit` keys of each problem, on one line (for error messages)."""
+        parts = []
+        for title, items in self._sections():
+            more = f", ... and {len(items) - limit} more" if len(items) > limit else ""
+            parts.append(f"{len(items)} {title}: {', '.join(items[:limit])}{more}")
+        return "; ".join(parts)
+
+    def format(self, limit: int = REPORT_LIMIT) -> str:
+        lines: list[str] = []
+        for title, items in self._sections():
             lines.append(f"{len(items)} {title}:")
             lines.extend(f"  {item}" for item in items[:limit])
             if len(items) > limit:
@@ -77,9 +86,10 @@ def load_state_dict_strict(
     """
     report = compare_state_dict(module, state_dict)
     if not report.ok:
+        logger.debug("%s against %s:\n%s", source, type(module).__name__, report.format())
         raise CheckpointError(
-            f"{source} does not match {type(module).__name__}:\n{report.format()}\n"
-            "Check that the config matches the checkpoint (pass config= / --config)."
+            f"{source} does not match {type(module).__name__}: {report.one_line()}; check that the config "
+            "matches the checkpoint (pass config= / --config; `reducio -v` lists every key)"
         )
     own = module.state_dict()
     on_meta = any(t.is_meta for t in own.values())

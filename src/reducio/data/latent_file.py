@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from reducio.errors import VideoReadError, VideoWriteError
+from reducio.errors import ShapeError, VideoReadError, VideoWriteError
 
 FORMAT = "latents"
 FORMAT_VERSION = 1
@@ -87,16 +87,60 @@ def load_latents(path: str | Path) -> LatentFile:
     if metadata.get("reducio_format") != FORMAT or not {"latent", "content", "clip"} <= set(tensors):
         raise VideoReadError(
             f"{path}: not a latent file written by `reducio encode` (format {metadata.get('reducio_format')!r}, "
-            f"tensors {sorted(tensors)}); model weights are loaded with --vae instead"
+            f"{len(tensors)} tensors: {', '.join(sorted(tensors)[:3])}{', ...' if len(tensors) > 3 else ''}); "
+            "model weights are loaded with --vae instead"
         )
     version = int(metadata.get("reducio_format_version", "0"))
     if version > FORMAT_VERSION:
         raise VideoReadError(
             f"{path}: latent format version {version} is newer than this reducio ({FORMAT_VERSION}); upgrade reducio"
         )
-    return LatentFile(
+    try:
+        sources, fps, window = json.loads(metadata["sources"]), float(metadata["fps"]), int(metadata["window"])
+        vae_config = json.loads(metadata.get("vae_config", "{}"))
+    except (KeyError, ValueError, TypeError) as error:
+        raise VideoReadError(f"{path}: damaged metadata ({type(error).__name__}: {error}); encode the videos "
+                             "again with `reducio encode`") from None
+    data = LatentFile(
         latent=tensors["latent"], content=tensors["content"].float(), clip=tensors["clip"],
-        sources=json.loads(metadata["sources"]), fps=float(metadata["fps"]), window=int(metadata["window"]),
-        vae=metadata.get("vae", ""), vae_config=json.loads(metadata.get("vae_config", "{}")),
+        sources=sources, fps=fps, window=window, vae=metadata.get("vae", ""), vae_config=vae_config,
         sample_posterior=metadata.get("sample_posterior") == "true",
     )
+    check_latent_file(path, data)
+    return data
+
+
+def check_latent_file(path: str | Path, data: LatentFile) -> None:
+    """Shapes, dtypes and bookkeeping that `decode` relies on; a file that breaks them would decode
+    into a wrong or silently shortened video, so it is refused naming what is wrong."""
+    latent, content, clip = data.latent, data.content, data.clip
+    fix = "encode the videos again with `reducio encode`"
+    if latent.ndim != 5 or not latent.is_floating_point():
+        raise ShapeError(f"{path}: 'latent' must be float (N, C, t, h, w), got {str(latent.dtype).replace('torch.', '')} "
+                         f"{tuple(latent.shape)}; {fix}")
+    n = latent.shape[0]
+    if content.ndim != 4 or content.shape[:2] != (n, 3):
+        raise ShapeError(f"{path}: 'content' must be ({n}, 3, H, W), one RGB frame per latent window, got "
+                         f"{tuple(content.shape)}; {fix}")
+    if clip.shape != (n,) or clip.is_floating_point():
+        raise ShapeError(f"{path}: 'clip' must be integer ({n},), one clip index per window, got "
+                         f"{str(clip.dtype).replace('torch.', '')} {tuple(clip.shape)}; {fix}")
+    if not torch.isfinite(latent).all() or not torch.isfinite(content).all():
+        raise ShapeError(f"{path}: holds NaN or infinite values (they decode to a black video); {fix}")
+    if not (isinstance(data.sources, list) and data.sources and all(isinstance(s, dict) and "frames" in s
+                                                                     for s in data.sources)):
+        raise VideoReadError(f"{path}: metadata 'sources' must list one {{\"path\", \"frames\"}} per clip, got "
+                             f"{str(data.sources)[:80]}; {fix}")
+    if data.window < 1 or not data.fps > 0 or data.fps == float("inf"):
+        raise VideoReadError(f"{path}: metadata window={data.window}, fps={data.fps} (need >= 1 and a positive "
+                             f"finite frame rate); {fix}")
+    for index, source in enumerate(data.sources):
+        windows = int((clip == index).sum())
+        frames = source["frames"]
+        if not isinstance(frames, int) or frames < 1 or -(-frames // data.window) != windows:
+            raise ShapeError(f"{path}: clip {index} ({source.get('path')}) records {frames} frames, which is "
+                             f"{-(-frames // data.window) if isinstance(frames, int) else '?'} window(s) of "
+                             f"{data.window}, but the file holds {windows}; {fix}")
+    if ((clip < 0) | (clip >= len(data.sources))).any():
+        raise ShapeError(f"{path}: 'clip' indices must be in 0..{len(data.sources) - 1} (one per source), got "
+                         f"{sorted(set(clip.tolist()))}; {fix}")

@@ -117,7 +117,7 @@ def read_video(
                 # Upsampling repeats a source frame: convert it once (identity, not id(): holding
                 # the frame keeps its address from being reused by the next one).
                 if frame is not last_frame:
-                    last_frame, last_image = frame, apply_box(_to_rgb(frame), box)
+                    last_frame, last_image = frame, apply_box(_to_rgb(frame, path), box)
                 out.append(last_image)
         except _sampling.ClipTooShort as short:
             raise VideoReadError(
@@ -242,9 +242,21 @@ def _decode(path: Path, container, stream, src_fps: float) -> Iterator[tuple[flo
         raise VideoReadError(f"{path}: no decodable video frames")
 
 
-def _to_rgb(frame) -> np.ndarray:
+def _to_rgb(frame, path: Path | None = None) -> np.ndarray:
+    """H W 3 uint8. Grey, palette and 16-bit frames are converted; transparent pixels are refused,
+    because dropping the alpha channel would show whatever colour hides under them."""
     if isinstance(frame, np.ndarray):
         return frame
+    fmt = frame.format
+    if len(fmt.components) in (2, 4) or fmt.has_palette:  # grey+alpha, RGBA / YUVA, palette (may hold alpha)
+        rgba = frame.to_ndarray(format="rgba")
+        alpha = rgba[..., 3]
+        if alpha.min() < 255:
+            raise VideoReadError(
+                f"{path or 'frame'}: has transparent pixels ({fmt.name}, {100 * float((alpha < 255).mean()):.0f}% "
+                "of them); reducio reads RGB and would show the hidden colours: flatten it onto a background "
+                "first (e.g. `magick in.png -background black -flatten out.png`)")
+        return np.ascontiguousarray(rgba[..., :3])
     return frame.to_ndarray(format="rgb24")  # H W 3 uint8
 
 
@@ -254,7 +266,7 @@ def _read_image(path: Path) -> np.ndarray:
     with _open(path) as (container, stream):
         try:
             for frame in container.decode(stream):
-                return frame.to_ndarray(format="rgb24")
+                return _to_rgb(frame, path)
         except av.error.FFmpegError as error:
             raise VideoReadError(f"{path}: corrupt image ({_why(error)})") from None
     raise VideoReadError(f"{path}: image holds no decodable frame")

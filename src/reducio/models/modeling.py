@@ -190,8 +190,12 @@ class ReducioModelMixin:
                 raise hub_error(source, cls.builtin_kind, error) from None
             raise CheckpointError(f"{source}: cannot read the weights: {error}") from None
         except ValueError as error:  # diffusers' shape-mismatch and missing-key errors
+            # diffusers' advice (ignore_mismatched_sizes: random weights in place of the file's) is no fix
+            why = str(error).strip().splitlines()[0].split(" If you want to instead")[0]
             raise CheckpointError(f"{source} does not match {cls.__name__}: "
-                                  f"{str(error).splitlines()[0]}") from None
+                                  f"{why.replace('Cannot load  because ', 'mis-shaped weight: ')} "
+                                  f"({CONFIG_NAME} and the weights disagree: keep the {CONFIG_NAME} "
+                                  "saved with these weights)") from None
         problems = [f"{len(info[key])} {key.replace('_', ' ')}: {sorted(map(str, info[key]))[:20]}"
                     for key in ("missing_keys", "unexpected_keys", "mismatched_keys") if info[key]]
         if problems:

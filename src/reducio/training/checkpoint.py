@@ -86,7 +86,35 @@ def read_torch(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated or foreign file
-        raise CheckpointError(f"cannot read {path}: {error}; the checkpoint is damaged, resume from an older one") from error
+        raise _damaged(path, error) from None
+
+
+def read_json(path: Path) -> Any:
+    """A checkpoint's JSON file; a missing or damaged one is a CheckpointError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise _damaged(path, error) from None
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except Exception as error:  # SafetensorError, OSError: a truncated or foreign file
+        raise _damaged(path, error) from None
+
+
+def _damaged(path: Path, error: BaseException) -> CheckpointError:
+    """One line: the file, the first line of the reader's complaint, the fix."""
+    why = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+    if why.startswith("Weights only load failed"):  # torch's advice to unpickle with code is not the fix
+        why = "not a PyTorch file that loads without running code (truncated or foreign)"
+    step = Path(path).parent if Path(path).parent.name in ("models", "rng") else Path(path)
+    while step.parent != step and not STEP_PATTERN.match(step.name):
+        step = step.parent
+    return CheckpointError(f"cannot read {path} ({type(error).__name__}: {why}): the checkpoint {step.name} is "
+                           "damaged; resume from an older one (--resume RUN/checkpoints/step-XXXXXXXX) or "
+                           "delete it to resume from the previous one")
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,8 +158,11 @@ def step_dir_name(step: int) -> str:
 
 
 def checkpoint_step(path: Path) -> int:
-    state = json.loads((Path(path) / STATE_FILE).read_text())
-    return int(state["step"])
+    state = read_json(Path(path) / STATE_FILE)
+    try:
+        return int(state["step"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise _damaged(Path(path) / STATE_FILE, error) from None
 
 
 class CheckpointManager:
@@ -251,21 +282,21 @@ def read_checkpoint(path: str | Path, *, rank: int = 0) -> dict[str, Any]:
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise CheckpointError(f"{str(path)!r} is not a complete checkpoint (no {STATE_FILE})")
-    state = json.loads(state_file.read_text())
-    if state.get("format_version") != FORMAT_VERSION:
+    state = read_json(state_file)
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"checkpoint {path} has format_version {state.get('format_version')!r}, this reducio reads "
+            f"checkpoint {path} has format_version {state.get('format_version') if isinstance(state, dict) else None!r}, this reducio reads "
             f"{FORMAT_VERSION}; use the reducio version that wrote it"
         )
-    models = {p.stem: load_file(str(p)) for p in sorted((path / "models").glob("*.safetensors"))}
+    models = {p.stem: read_safetensors(p) for p in sorted((path / "models").glob("*.safetensors"))}
     ema_file = path / "ema.safetensors"
     rng_file = path / "rng" / f"rank{rank}.pt"
     return {
         "path": path,
         "state": state,
-        "config": json.loads((path / "config.json").read_text()),
+        "config": read_json(path / "config.json"),
         "models": models,
-        "ema": load_file(str(ema_file)) if ema_file.is_file() else None,
+        "ema": read_safetensors(ema_file) if ema_file.is_file() else None,
         "training": read_torch(path / "training.pt"),
         "rng": read_torch(rng_file) if rng_file.is_file() else None,
     }

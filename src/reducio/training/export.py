@@ -12,7 +12,6 @@ and exported as the adapter alone, as its `final/`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -71,7 +70,7 @@ def load_checkpoint_model(checkpoint: str | Path, *, ema: bool = True) -> tuple[
     (its latest checkpoint). info: task, step, weights ("ema" / "raw"), checkpoint path."""
     from safetensors.torch import load_file
 
-    from reducio.training.checkpoint import STATE_FILE, resolve_checkpoint
+    from reducio.training.checkpoint import STATE_FILE, read_json, resolve_checkpoint
 
     path = Path(checkpoint)
     if not path.is_dir():
@@ -79,8 +78,8 @@ def load_checkpoint_model(checkpoint: str | Path, *, ema: bool = True) -> tuple[
                               "its checkpoints/step-XXXXXXXX folders")
     if not (path / STATE_FILE).is_file():
         path = resolve_checkpoint(path, None)
-    config = json.loads((path / "config.json").read_text())
-    state = json.loads((path / STATE_FILE).read_text())
+    config = read_json(path / "config.json")
+    state = read_json(path / STATE_FILE)
     task = config.get("task")
     if task not in _TASKS:
         raise CheckpointError(f"checkpoint {path} is of task {task!r}; export knows {sorted(_TASKS)}")
