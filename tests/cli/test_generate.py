@@ -13,9 +13,9 @@ from reducio.data.video_io import read_video, write_video
 from reducio.errors import ConfigError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.vae import ReducioVAE, VAEConfig
+from reducio.diffusion import DiffusionConfig, make_scheduler
+from reducio.errors import ModelNotFoundError
 from reducio.pipelines import (
-    BuiltinPipelineMissingError,
-    GenerationDefaults,
     ReducioImageToVideoPipeline,
     ReducioStage1Generator,
     ReducioTextToVideoPipeline,
@@ -53,13 +53,18 @@ def _randomize(module, seed):
 def pipeline_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("generate")
     torch.manual_seed(0)
-    i2v = ReducioImageToVideoPipeline(
-        ReducioVAE(VAEConfig.preset("tiny")), _randomize(ReducioDiT(DiTConfig.preset("tiny")), 1),
-        MiniLMTextEncoder.load(), PatchPixelSemanticEncoder(), PooledRGBContentEncoder(),
-        defaults=GenerationDefaults(num_inference_steps=2))
+    text = MiniLMTextEncoder.load()
+    config = DiffusionConfig.for_prediction("epsilon")
+    parts = dict(
+        vae=ReducioVAE(VAEConfig.preset("tiny")),
+        transformer=_randomize(ReducioDiT(DiTConfig.preset("tiny")), 1),
+        scheduler=make_scheduler(config, None), text_encoder=text.model, tokenizer=text.tokenizer,
+        semantic_encoder=PatchPixelSemanticEncoder(), content_encoder=PooledRGBContentEncoder(),
+        diffusion_config=config, default_num_inference_steps=2)
+    i2v = ReducioImageToVideoPipeline(**parts)
     stage1 = _randomize(ReducioStage1Generator(Stage1Config.preset("tiny-image").replace(
         num_inference_steps=2)), 2)
-    ReducioTextToVideoPipeline(i2v, stage1).save_pretrained(root / "t2v")
+    ReducioTextToVideoPipeline.from_stage1(stage1, **parts).save_pretrained(root / "t2v")
     i2v.save_pretrained(root / "i2v")
     return root
 
@@ -94,10 +99,10 @@ def test_image_to_video_with_image_and_size(pipeline_dir, tmp_path):
 
 
 def test_builtin_default_not_installed_is_explained(monkeypatch, tmp_path):
-    import reducio.pipelines.loading as loading
+    import reducio.loading.sources as sources
 
-    monkeypatch.setattr(loading, "assets_root", lambda: tmp_path)
-    with pytest.raises(BuiltinPipelineMissingError, match="built-in generator weights are not installed"):
+    monkeypatch.setattr(sources, "assets_root", lambda: tmp_path)
+    with pytest.raises(ModelNotFoundError, match="built-in generator weights are not installed"):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4")])
 
 
@@ -120,14 +125,14 @@ def test_unknown_output_suffix(tmp_path):
 
 
 def test_builtin_pipeline_warns_about_prompts_outside_the_shapes_world(monkeypatch, tmp_path, capsys):
-    import reducio.pipelines.loading as loading
+    import reducio.loading.sources as sources
 
-    monkeypatch.setattr(loading, "assets_root", lambda: tmp_path)   # fail fast after the warning
-    with pytest.raises(BuiltinPipelineMissingError):
+    monkeypatch.setattr(sources, "assets_root", lambda: tmp_path)   # fail fast after the warning
+    with pytest.raises(ModelNotFoundError):
         run_cli(["generate", "a cat on a sofa", "-o", str(tmp_path / "x.mp4")])
     err = capsys.readouterr().err
     assert "warning" in err and "'a cat on a sofa' is outside it" in err and "--pipeline" in err
-    with pytest.raises(BuiltinPipelineMissingError):
+    with pytest.raises(ModelNotFoundError):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4")])
     assert "warning" not in capsys.readouterr().err
 
@@ -160,11 +165,9 @@ def test_offload_on_a_cpu_device_is_refused_with_the_fix(tmp_path):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--device", "cpu", "--offload"])
 
 
-@pytest.mark.parametrize("flag, pinned", [(["--offload"], True), (["--offload", "pinned"], True),
-                                          (["--offload", "copy"], False)])
-def test_offload_flag_picks_pinned_copies_by_default(monkeypatch, tmp_path, flag, pinned):
+@pytest.mark.parametrize("flag", [["--offload"], ["--offload", "pinned"], ["--offload", "copy"]])
+def test_offload_flag_turns_on_diffusers_model_offload(monkeypatch, tmp_path, flag):
     import reducio.cli._vae_io as vae_io
-    import reducio.pipelines as pipelines
 
     calls = []
 
@@ -172,19 +175,19 @@ def test_offload_flag_picks_pinned_copies_by_default(monkeypatch, tmp_path, flag
         pass
 
     class FakePipeline:
-        def enable_model_cpu_offload(self, device, *, keep_cpu_copy=False):
-            calls.append((str(device), keep_cpu_copy))
+        def enable_model_cpu_offload(self, device=None):
+            calls.append(str(device))
             raise Loaded
 
-    def fake_load(path, *, device, torch_dtype):
-        assert str(device) == "cpu"   # offloaded models are loaded into CPU memory
-        return FakePipeline()
+        def to(self, device):   # offloaded models must stay in CPU memory
+            raise AssertionError(f"moved to {device}")
 
     monkeypatch.setattr(vae_io, "resolve_device", lambda name: torch.device("cuda"))
-    monkeypatch.setattr(pipelines, "load_pipeline", fake_load)
+    monkeypatch.setattr(ReducioTextToVideoPipeline, "from_pretrained",
+                        classmethod(lambda cls, source, **kwargs: FakePipeline()))
     with pytest.raises(Loaded):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--device", "cuda", *flag])
-    assert calls == [("cuda", pinned)]
+    assert calls == ["cuda"]
 
 
 def test_aspect_with_size_picks_the_video_shape(pipeline_dir, tmp_path, capsys):
@@ -214,7 +217,7 @@ def test_compile_option_compiles_dit_in_its_mode_and_decoder_in_default(extra, d
     register(parser.add_subparsers())
     calls = {}
     pipe = types.SimpleNamespace(
-        dit=types.SimpleNamespace(compile=lambda **k: calls.setdefault("dit", k)),
+        transformer=types.SimpleNamespace(compile=lambda **k: calls.setdefault("dit", k)),
         vae=types.SimpleNamespace(decoder=types.SimpleNamespace(
             compile=lambda **k: calls.setdefault("decoder", k))))
     _apply_speed_options(pipe, parser.parse_args(["generate", PROMPT, "-o", "x.mp4", *extra]))

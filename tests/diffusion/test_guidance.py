@@ -44,16 +44,16 @@ def test_guidance_one_is_the_plain_conditional_call(model_and_inputs):
     model, latent, t, conditions = model_and_inputs
     with torch.no_grad():
         assert torch.equal(guided_prediction(model, latent, t, **conditions),
-                           model(latent, t, **conditions))
+                           model(latent, t, **conditions).sample)
 
 
 def test_guided_prediction_batches_the_passes(model_and_inputs):
     model, latent, t, conditions = model_and_inputs
     with torch.no_grad():
         out = guided_prediction(model, latent, t, text_scale=5.0, image_scale=2.0, **conditions)
-        cond = model(latent, t, **conditions)
-        un_t = model(latent, t, **conditions, drop_text=True)
-        un = model(latent, t, **conditions, drop_text=True, drop_image=True)
+        cond = model(latent, t, **conditions).sample
+        un_t = model(latent, t, **conditions, drop_text=True).sample
+        un = model(latent, t, **conditions, drop_text=True, drop_image=True).sample
     expected = un + 2.0 * (un_t - un) + 5.0 * (cond - un_t)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
 
@@ -65,8 +65,8 @@ def test_negative_prompt_replaces_the_null_text(model_and_inputs):
     with torch.no_grad():
         out = guided_prediction(model, latent, t, text_scale=3.0, negative_text=negative,
                                 negative_text_mask=mask, **conditions)
-        cond = model(latent, t, **conditions)
-        neg = model(latent, t, **{**conditions, "text": negative, "text_mask": mask})
+        cond = model(latent, t, **conditions).sample
+        neg = model(latent, t, **{**conditions, "text": negative, "text_mask": mask}).sample
     torch.testing.assert_close(out, neg + 3.0 * (cond - neg), rtol=1e-4, atol=1e-5)
     with pytest.raises(PipelineInputError, match="negative_text must have"):
         guided_prediction(model, latent, t, text_scale=3.0, negative_text=negative[:, :2],

@@ -155,8 +155,8 @@ class _RenderingPipeline:
         from types import SimpleNamespace
 
         self.calls.append((prompt, generator.initial_seed(), num_frames, output_type))
-        video = torch.from_numpy(self.by_caption[prompt].video).permute(3, 0, 1, 2).float() / 127.5 - 1
-        return SimpleNamespace(frames=video[None])  # B 3 T H W
+        video = torch.from_numpy(self.by_caption[prompt].video).permute(0, 3, 1, 2).float() / 255
+        return SimpleNamespace(frames=video[None])  # B T 3 H W in [0, 1], as the pipelines return
 
 
 def test_generate_missing_then_evaluate(tmp_path):

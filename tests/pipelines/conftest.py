@@ -10,7 +10,6 @@ from reducio.diffusion import DiffusionConfig, make_scheduler
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.vae import ReducioVAE, VAEConfig
 from reducio.pipelines import (
-    GenerationDefaults,
     ReducioImageToVideoPipeline,
     ReducioStage1Generator,
     ReducioTextToVideoPipeline,
@@ -56,27 +55,33 @@ def make_pipe(vae, dit, text_encoder):
 
     def make(objective: str = "epsilon", sampler: str | None = None) -> ReducioImageToVideoPipeline:
         model = dit
-        if objective != model.config.prediction_type:
-            model = randomize_(ReducioDiT(dit.config.replace(prediction_type=objective)), seed=1)
+        if objective != model.arch.prediction_type:
+            model = randomize_(ReducioDiT(dit.arch.replace(prediction_type=objective)), seed=1)
         config = DiffusionConfig.for_prediction(objective)
         pipe = ReducioImageToVideoPipeline(
-            vae, model, text_encoder, PatchPixelSemanticEncoder(), PooledRGBContentEncoder(),
-            make_scheduler(config, sampler), config,
-            defaults=GenerationDefaults(num_inference_steps=2, guidance_scale=3.0))
+            vae, model, make_scheduler(config, sampler), text_encoder.model, text_encoder.tokenizer,
+            PatchPixelSemanticEncoder(), PooledRGBContentEncoder(), diffusion_config=config,
+            default_num_inference_steps=2, default_guidance_scale=3.0)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
     return make
 
+
 @pytest.fixture
 def pipe(make_pipe) -> ReducioImageToVideoPipeline:
     return make_pipe()
 
+
 @pytest.fixture
 def t2v(pipe, stage1) -> ReducioTextToVideoPipeline:
-    t2v = ReducioTextToVideoPipeline(pipe, stage1)
+    t2v = ReducioTextToVideoPipeline.from_stage1(stage1, **pipe.components, **{
+        k: pipe.config[k] for k in ("diffusion_config", "semantic_encoder_config",
+                                    "content_encoder_config", "default_num_inference_steps",
+                                    "default_guidance_scale")})
     t2v.set_progress_bar_config(disable=True)
     return t2v
+
 
 @pytest.fixture
 def image() -> torch.Tensor:

@@ -18,26 +18,27 @@ import torch
 from reducio.cli import generate
 from reducio.eval.shapes import ShapesEvaluator
 from reducio.models.vae import ReducioVAE
+from reducio.loading.sources import builtin_folder
 from reducio.pipelines import ReducioTextToVideoPipeline
-from reducio.pipelines.loading import MODEL_INDEX, builtin_pipeline_dir
 
-pytestmark = pytest.mark.skipif(not (builtin_pipeline_dir() / MODEL_INDEX).is_file(),
+pytestmark = pytest.mark.skipif(builtin_folder("pipeline", "tiny") is None,
                                 reason="built-in pipeline not installed")
 
 PROMPT = "a red circle moving right on a black background"
 
 
 def test_builtin_pipeline_loads_as_float32_with_the_builtin_vae():
-    pipe = ReducioTextToVideoPipeline.from_pretrained()
-    i2v = pipe.image_pipeline
-    assert i2v.defaults.num_inference_steps == 25
-    assert {p.dtype for p in i2v.dit.parameters()} == {torch.float32}   # fp16 on disk
-    assert {p.dtype for p in pipe.stage1.parameters()} == {torch.float32}
-    # the VAE is a reference to the built-in "tiny" VAE, not a second copy of it
-    reference = json.loads((builtin_pipeline_dir() / "vae/reference.json").read_text())
-    assert reference == {"class": "ReducioVAE", "pretrained": "tiny"}
+    pipe = ReducioTextToVideoPipeline.from_pretrained("tiny")
+    assert pipe.config.default_num_inference_steps == 25
+    assert {p.dtype for p in pipe.transformer.parameters()} == {torch.float32}   # fp16 on disk
+    assert {p.dtype for p in pipe.image_transformer.parameters()} == {torch.float32}
+    # the VAE and the text encoder are named, not copied: one copy of each in the package
+    folder = builtin_folder("pipeline", "tiny")
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["component_sources"] == {"vae": "tiny", "text_encoder": "minilm", "tokenizer": "minilm"}
+    assert not any((folder / name).exists() for name in ("vae", "text_encoder", "tokenizer"))
     tiny = ReducioVAE.from_pretrained("tiny")
-    assert all(torch.equal(a, b) for a, b in zip(tiny.state_dict().values(), i2v.vae.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(tiny.state_dict().values(), pipe.vae.state_dict().values()))
 
 
 def test_readme_generate_command_draws_the_prompt(tmp_path):
@@ -55,9 +56,9 @@ def test_builtin_stage1_reranker_is_shipped_off_and_the_cli_turns_it_on(tmp_path
     """The reranker ships inside stage 1 with num_candidates 1 (plain sampling, the measured
     default); `--stage1-candidates 4` runs end to end through the CLI, and with 4 candidates
     stage 1 returns the best-scored of the 4 frames it samples for the prompt."""
-    pipe = ReducioTextToVideoPipeline.from_pretrained()
-    stage1 = pipe.stage1
-    assert stage1.reranker is not None and stage1.config.num_candidates == 1
+    pipe = ReducioTextToVideoPipeline.from_pretrained("tiny")
+    assert pipe.image_reranker is not None and pipe.config.stage1_num_candidates == 1
+    pipe.set_progress_bar_config(disable=True)
     torch.set_num_threads(2)
     parser = argparse.ArgumentParser()
     generate.register(parser.add_subparsers(dest="command"))
@@ -66,9 +67,36 @@ def test_builtin_stage1_reranker_is_shipped_off_and_the_cli_turns_it_on(tmp_path
                               "--stage1-candidates", "4"])
     assert args.func(args) in (0, None)
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    candidates = stage1([PROMPT] * 4, generator=g(), num_candidates=1)             # 4 3 H W
-    text = stage1.encode_prompt([PROMPT] * 4)
+    tokens, mask, _, _ = pipe.encode_prompt([PROMPT] * 4)
+    kwargs = dict(negative=None, negative_mask=None, num_inference_steps=30, guidance_scale=3.0,
+                  height=64, width=64)
+    candidates = pipe.generate_content_image(tokens, mask, num_candidates=1, generator=g(), **kwargs)
     with torch.no_grad():
-        best = stage1.reranker.score(candidates, text.tokens, text.mask).argmax()
-    assert torch.equal(stage1(PROMPT, generator=g(), num_candidates=4)[0], candidates[best])
+        best = pipe.image_reranker(candidates, tokens, mask).argmax()
+    best_of_4 = pipe.generate_content_image(tokens[:1], mask[:1], num_candidates=4, generator=g(), **kwargs)
+    assert torch.equal(best_of_4[0], candidates[best])
     assert ShapesEvaluator().evaluate(str(out), PROMPT).background
+
+
+def test_builtin_frames_are_those_of_the_previous_layout():
+    """The built-in pipeline in diffusers' layout gives the frames the older layout gave
+    (written by the code before the pipelines were diffusers pipelines; see
+    tests/fixtures/legacy/README.md for how fixtures from that code are made)."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    reference = load_file(Path(__file__).parents[1] / "fixtures/builtin_pipeline_frames.safetensors")
+    pipe = ReducioTextToVideoPipeline.from_pretrained("tiny")
+    pipe.set_progress_bar_config(disable=True)
+    # The reference was written with 2 threads; with 2 threads here the outputs are identical on
+    # the machine that wrote it (one thread sums in another order: up to 1e-4 apart after stage
+    # 1's 30 steps). Other CPUs may round differently, hence the small tolerance.
+    torch.set_num_threads(2)
+    out = pipe(PROMPT, generator=torch.Generator().manual_seed(0), output_type="pt")
+    close = dict(atol=1e-3, rtol=0)
+    torch.testing.assert_close(out.content_frames, reference["content_frames"], **close)
+    torch.testing.assert_close(out.latents, reference["latents"], **close)
+    # the older "pt" was (B, 3, T, H, W) in [-1, 1]; diffusers' is (B, T, 3, H, W) in [0, 1]
+    expected = (reference["frames"].clamp(-1, 1) / 2 + 0.5).permute(0, 2, 1, 3, 4)
+    torch.testing.assert_close(out.frames, expected, **close)

@@ -5,6 +5,7 @@ under test there, and the tiny VAE's decode costs about a second."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,19 +23,23 @@ def seeded(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def test_output_types_shapes_and_agreement(pipe, image):
-    out = pipe(image, PROMPT, generator=seeded())
-    assert out.frames.shape == (1, 3, 16, 64, 64) and out.frames.dtype == torch.float32
-    assert out.frames.min() >= -1 and out.frames.max() <= 1
+def test_output_types_shapes_and_agreement(pipe, image, tmp_path):
+    out = pipe(image, PROMPT, generator=seeded(), output_type="pt")
+    assert out.frames.shape == (1, 16, 3, 64, 64) and out.frames.dtype == torch.float32  # B T C H W
+    assert out.frames.min() >= 0 and out.frames.max() <= 1
     assert out.latents.shape == (1, 16, 4, 2, 2)
     assert set(out.timings) == {"conditions", "denoise", "decode", "total"}
     assert out.timings["decode"] > 0 and out.timings["total"] >= out.timings["denoise"]
-    assert torch.equal(out.images, image)
+    assert torch.equal(out.content_frames, image)
 
-    as_np = pipe(image, PROMPT, generator=seeded(), output_type="np")
+    as_np = pipe(image, PROMPT, generator=seeded())  # "np" is the default, as in diffusers
     assert as_np.frames.shape == (1, 16, 64, 64, 3) and as_np.frames.dtype == np.float32
-    expected = ((out.frames + 1) / 2).permute(0, 2, 3, 4, 1).numpy()
+    expected = out.frames.permute(0, 1, 3, 4, 2).numpy()                          # B T H W C
     np.testing.assert_allclose(as_np.frames, expected, atol=1e-6)
+    from diffusers.utils import export_to_video
+
+    written = export_to_video(as_np.frames[0], str(tmp_path / "out.mp4"), fps=16)
+    assert Path(written).stat().st_size > 0
 
     as_pil = pipe(image, PROMPT, generator=seeded(), output_type="pil")
     assert len(as_pil.frames) == 1 and len(as_pil.frames[0]) == 16
@@ -46,6 +51,12 @@ def test_output_types_shapes_and_agreement(pipe, image):
     assert latent.frames is latent.latents
     assert torch.equal(latent.latents, out.latents)
     assert latent.timings["decode"] == 0.0
+    # decoding needs the content frame too, so "latent" returns it
+    frames, content = pipe(image, PROMPT, generator=seeded(), output_type="latent", return_dict=False)
+    assert torch.equal(frames, out.latents) and torch.equal(content, image)
+    decoded = pipe.vae.decode(frames, content).sample                               # B 3 T H W
+    torch.testing.assert_close((decoded.clamp(-1, 1) / 2 + 0.5).permute(0, 2, 1, 3, 4), out.frames,
+                               atol=1e-5, rtol=0)
 
 
 def test_seeded_generator_is_deterministic(pipe, image):
@@ -69,16 +80,20 @@ def _manual_loop(pipe, image, noise, steps, guided):
     """The sampling loop written out by hand with separate DiT passes."""
     scheduler = copy.deepcopy(pipe.scheduler)
     scheduler.set_timesteps(steps)
-    text = pipe.text_encoder.encode([PROMPT])
-    conditions = dict(text=text.tokens, text_mask=text.mask,
-                      semantic=pipe.semantic_encoder.encode(image),
-                      content=pipe.content_encoder.encode(image))
+    tokens, mask, _, _ = pipe.encode_prompt(PROMPT)
+    conditions = dict(text=tokens, text_mask=mask,
+                      semantic=pipe.semantic_image_encoder().encode(image),
+                      content=pipe.content_image_encoder().encode(image))
     latent = noise.clone()
+
+    def dit(*args, **kwargs):
+        return pipe.transformer(*args, **kwargs).sample
+
     for t in scheduler.timesteps:
-        cond = pipe.dit(latent, t, **conditions)
+        cond = dit(latent, t, **conditions)
         if guided:
-            uncond_text = pipe.dit(latent, t, **conditions, drop_text=True)
-            uncond = pipe.dit(latent, t, **conditions, drop_text=True, drop_image=True)
+            uncond_text = dit(latent, t, **conditions, drop_text=True)
+            uncond = dit(latent, t, **conditions, drop_text=True, drop_image=True)
             cond = combine_guidance(cond, uncond_text=uncond_text, uncond=uncond,
                                     text_scale=3.0, image_scale=2.0)
         latent = scheduler.step(cond, t, latent).prev_sample
@@ -119,7 +134,7 @@ def test_callback_runs_every_step_and_can_replace_latents(pipe, image):
     target = torch.full((1, 16, 4, 2, 2), 0.5)
 
     def callback(p, step, timestep, kwargs):
-        assert p is pipe
+        assert p is pipe and set(kwargs) == {"latents"}
         calls.append((step, float(timestep), kwargs["latents"].shape))
         return {"latents": target.clone()} if step == 2 else kwargs
 
@@ -130,18 +145,27 @@ def test_callback_runs_every_step_and_can_replace_latents(pipe, image):
     assert torch.equal(out.latents, target)
 
 
+def test_a_callback_that_breaks_the_latent_is_named_with_its_step(pipe, image):
+    def callback(p, step, timestep, kwargs):
+        return {"latents": kwargs["latents"] * float("nan")} if step == 1 else kwargs
+
+    with pytest.raises(PipelineInputError, match="NaN or infinite at step 1 of 3"):
+        pipe(image, PROMPT, generator=seeded(), num_inference_steps=3, output_type="latent",
+             callback_on_step_end=callback)
+
+
 def test_num_videos_per_prompt_and_prompt_batch(pipe, image):
     out = pipe(image, [PROMPT, "a blue square moving up on a white background"],
                generator=seeded(), num_videos_per_prompt=2, output_type="latent")
     assert out.latents.shape == (4, 16, 4, 2, 2)
-    assert out.images.shape == (4, 3, 64, 64)
+    assert out.content_frames.shape == (4, 3, 64, 64)
     assert not torch.allclose(out.latents[0], out.latents[1])  # same prompt, other noise
 
 
 def test_prompt_embeds_equal_prompt(pipe, image):
-    text = pipe.text_encoder.encode([PROMPT])
+    tokens, mask, _, _ = pipe.encode_prompt(PROMPT)
     a = pipe(image, PROMPT, generator=seeded(), output_type="latent").latents
-    b = pipe(image, prompt_embeds=text.tokens, prompt_attention_mask=text.mask, generator=seeded(),
+    b = pipe(image, prompt_embeds=tokens, prompt_attention_mask=mask, generator=seeded(),
              output_type="latent").latents
     assert torch.equal(a, b)
 
@@ -165,6 +189,13 @@ def test_image_forms_agree(pipe, image):
     (dict(height=128), None, ["`height`", "128", "64x64"]),
     (dict(num_frames=20), None, ["`num_frames`", "20", "16", "24"]),
     (dict(guidance_scale=-1.0), None, ["`guidance_scale`", ">= 0", "-1.0"]),
+    (dict(guidance_scale=float("nan")), None, ["`guidance_scale`", "finite", "nan"]),
+    (dict(image_guidance_scale=float("inf")), None, ["`image_guidance_scale`", "finite", "inf"]),
+    (dict(num_inference_steps=2.5), None, ["`num_inference_steps`", "integer", "2.5"]),
+    (dict(num_frames=-16), None, ["`num_frames`", "-16"]),
+    (dict(latents=torch.full((1, 16, 4, 2, 2), float("nan"))), None, ["`latents`", "NaN"]),
+    (dict(callback_on_step_end_tensor_inputs=["noise"]), None,
+     ["`callback_on_step_end_tensor_inputs`", "'noise'", "'latents'"]),
     (dict(num_videos_per_prompt=0), None, ["`num_videos_per_prompt`", "0"]),
     (dict(latents=torch.zeros(1, 16, 4, 4, 4)), None, ["`latents`", "(1, 16, 4, 2, 2)", "(1, 16, 4, 4, 4)"]),
     (dict(prompt=[PROMPT, PROMPT, PROMPT]), (64, 64, 2), ["`image`", "2 images", "3 prompt"]),
@@ -189,8 +220,16 @@ def test_float_image_outside_range_is_refused(pipe):
         pipe(torch.full((1, 3, 64, 64), 200.0), PROMPT, output_type="latent")
 
 
+def test_guidance_below_one_is_valid_and_turns_guidance_off(pipe, image):
+    off = pipe(image, PROMPT, generator=seeded(), guidance_scale=0.5, output_type="latent").latents
+    one = pipe(image, PROMPT, generator=seeded(), guidance_scale=1.0, output_type="latent").latents
+    assert torch.isfinite(off).all() and off.shape == one.shape
+
+
 def test_components_must_fit(vae, dit, text_encoder):
     from reducio.conditioning import PooledRGBContentEncoder
+    from reducio.diffusion import make_scheduler
 
-    with pytest.raises(ConfigError, match="semantic_encoder gives None but the DiT expects 192"):
-        ReducioImageToVideoPipeline(vae, dit, text_encoder, None, PooledRGBContentEncoder())
+    with pytest.raises(ConfigError, match="semantic_encoder gives None but the transformer expects 192"):
+        ReducioImageToVideoPipeline(vae, dit, make_scheduler(), text_encoder.model,
+                                    text_encoder.tokenizer, None, PooledRGBContentEncoder())

@@ -41,22 +41,23 @@ def test_invalid_lengths_name_valid_ones(frames):
 
 def test_48_frames_are_generated_window_by_window(pipe, image):
     seen = []
-    encode = pipe.content_encoder.encode
+    content_encoder = pipe.content_image_encoder()
+    encode = content_encoder.encode
 
     def spy(img, **kwargs):
         seen.append(img.clone())
         return encode(img, **kwargs)
 
-    pipe.content_encoder.encode = spy
+    content_encoder.encode = spy
     windows = []
     out = pipe(image, PROMPT, generator=torch.Generator().manual_seed(0), num_frames=48,
-               num_inference_steps=1,
+               num_inference_steps=1, output_type="pt",
                callback_on_step_end=lambda p, i, t, kw: windows.append(p.current_window) or kw)
-    assert out.frames.shape == (1, 3, 48, 64, 64)
+    assert out.frames.shape == (1, 48, 3, 64, 64)                                  # B T C H W
     assert out.latents.shape == (1, 16, 20, 2, 2)  # 5 windows x 4 latent frames
     assert windows == [0, 1, 2, 3, 4]
     assert len(seen) == 5
     assert torch.equal(seen[0], image)
     for k in range(1, 5):
         # window k was conditioned on frame 8k + 7 of the final clip (previous window's frame 15)
-        torch.testing.assert_close(seen[k], out.frames[:, :, 8 * k + 7], atol=1e-6, rtol=0)
+        torch.testing.assert_close(seen[k], out.frames[:, 8 * k + 7] * 2 - 1, atol=1e-6, rtol=0)

@@ -180,14 +180,16 @@ def run_gen(args: argparse.Namespace) -> int:
     items = read_prompt_file(args.prompts, args.videos, generate=args.generate is not None)
     if args.generate is not None:
         from reducio.errors import ConfigError
-        from reducio.pipelines import ReducioImageToVideoPipeline, load_pipeline
+        from reducio.pipelines import ReducioTextToVideoPipeline, has_stage1
 
-        pipeline = load_pipeline(args.generate, device=resolve_device(args.device))
-        if isinstance(pipeline, ReducioImageToVideoPipeline):
+        if not has_stage1(args.generate):
             raise ConfigError(
                 f"--generate {args.generate}: an image-to-video pipeline cannot make videos from prompts "
                 "alone; give a text-to-video pipeline folder (one with a stage-1 image generator)"
             )
+        pipeline = ReducioTextToVideoPipeline.from_pretrained(args.generate,
+                                                              device=resolve_device(args.device))
+        pipeline.set_progress_bar_config(disable=True)
         made = generate_missing(items, pipeline, seed=args.seed, frames=args.frames)
         logger.info("generated %d of %d videos into %s", made, len(items), args.videos)
     scorer = None

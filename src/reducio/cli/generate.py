@@ -79,11 +79,10 @@ def register(subparsers) -> None:
     parser.add_argument("--offload", nargs="?", const="pinned", default=None,
                         choices=("pinned", "copy"),
                         help="keep every model in CPU memory and move each to the GPU only for its "
-                             "stage (text encoder, image encoders, DiT, VAE): for GPUs with less "
-                             "memory; same output. 'pinned' (default): pinned CPU copies stay, "
-                             "nothing is copied back (16x1024^2, 25 steps on an H100: 6.1-6.3 s vs "
-                             "8.9 s, 9.1 GiB peak either way); 'copy': copied both ways, "
-                             "diffusers' behaviour, no page-locked host memory")
+                             "stage (text encoder, stage 1, image encoders, DiT, VAE): diffusers' "
+                             "enable_model_cpu_offload, for GPUs with less memory; same output. "
+                             "'pinned' and 'copy' are accepted for older scripts and both run "
+                             "diffusers' offload (models copied both ways)")
     parser.add_argument("--gif", action="store_true", help="also write OUT.gif next to the output")
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
     parser.set_defaults(func=run)
@@ -94,9 +93,13 @@ def run(args: argparse.Namespace) -> int:
 
     from reducio.cli._vae_io import parse_size_arg, resolve_device
     from reducio.data.video_io import read_video, write_video
-    from reducio.hub import resolve_dtype
-    from reducio.pipelines import ReducioTextToVideoPipeline, load_pipeline
-    from reducio.pipelines.loading import BUILTIN_NAMES
+    from reducio.loading.dtypes import resolve_dtype
+    from reducio.pipelines import (
+        BUILTIN_NAMES,
+        ReducioImageToVideoPipeline,
+        ReducioTextToVideoPipeline,
+        has_stage1,
+    )
 
     output, size = _check_args(args, parse_size_arg)
     image = None
@@ -109,29 +112,32 @@ def run(args: argparse.Namespace) -> int:
                           f"{device!s}; pass --device cuda, or leave --offload out on a CPU")
     if args.pipeline is None or str(args.pipeline) in BUILTIN_NAMES:
         _builtin_prompts(args)
-    pipe = load_pipeline(args.pipeline, device="cpu" if args.offload else device,
-                         torch_dtype=resolve_dtype(args.dtype))
+    source = "tiny" if args.pipeline is None else args.pipeline
+    if image is None and not has_stage1(source):
+        raise ConfigError(f"the pipeline {args.pipeline} has no stage-1 image generator "
+                          "(image-to-video only); pass --image PATH")
+    cls = ReducioImageToVideoPipeline if image is not None else ReducioTextToVideoPipeline
+    pipe = cls.from_pretrained(source, torch_dtype=resolve_dtype(args.dtype))
     if args.offload:
-        pipe.enable_model_cpu_offload(device, keep_cpu_copy=args.offload == "pinned")
-    _apply_speed_options(getattr(pipe, "image_pipeline", pipe), args)
+        # diffusers' model offload: each model moves to the GPU for its stage, then back
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    _apply_speed_options(pipe, args)
     generator = torch.Generator().manual_seed(args.seed)
     common = dict(negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
                   guidance_scale=args.guidance, image_guidance_scale=args.image_guidance,
                   generator=generator, num_frames=args.frames, output_type="pt")
     height, width = size if size is not None else (None, None)
     if image is not None:
-        video_pipe = getattr(pipe, "image_pipeline", pipe)
-        out = video_pipe(image, args.prompt, **common)
-    elif isinstance(pipe, ReducioTextToVideoPipeline):
-        out = pipe(args.prompt, stage1_steps=args.stage1_steps,
-                   stage1_guidance_scale=args.stage1_guidance,
-                   stage1_candidates=args.stage1_candidates, height=height, width=width, **common)
+        out = pipe(image, args.prompt, **common)
     else:
-        raise ConfigError(f"the pipeline {args.pipeline} has no stage-1 image generator "
-                          "(image-to-video only); pass --image PATH")
+        out = pipe(args.prompt, stage1_num_inference_steps=args.stage1_steps,
+                   stage1_guidance_scale=args.stage1_guidance,
+                   num_candidates=args.stage1_candidates, height=height, width=width, **common)
 
-    fps = args.fps if args.fps is not None else pipe.defaults.fps
-    video = out.frames[0]                                                            # 3 T H W
+    fps = args.fps if args.fps is not None else pipe.config.default_fps
+    video = out.frames[0].permute(1, 0, 2, 3) * 2.0 - 1.0                           # 3 T H W
     write_video(output, video, fps=fps, lossless=args.lossless)
     written = [output]
     if args.gif and output.suffix.lower() != ".gif":
@@ -145,16 +151,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_speed_options(video_pipe, args: argparse.Namespace) -> None:
-    """--vae-tiling and --compile on the video stage's VAE and DiT."""
+def _apply_speed_options(pipe, args: argparse.Namespace) -> None:
+    """--vae-tiling and --compile on the video stage's VAE and transformer."""
     if args.vae_tiling == "on":
-        video_pipe.vae.enable_tiling()
+        pipe.vae.enable_tiling()
     elif args.vae_tiling == "off":
-        video_pipe.vae.disable_tiling()
+        pipe.vae.disable_tiling()
     if args.compile:
         mode = getattr(args, "compile_mode", "default")
-        video_pipe.dit.compile(mode=None if mode == "default" else mode)
-        video_pipe.vae.decoder.compile()
+        pipe.transformer.compile(mode=None if mode == "default" else mode)
+        pipe.vae.decoder.compile()
 
 
 def _builtin_prompts(args: argparse.Namespace) -> None:

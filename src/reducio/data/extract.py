@@ -284,8 +284,8 @@ class ClipEncoder:
         self.semantic_encoder, self.content_encoder = semantic_encoder, content_encoder
         self.info = {
             "vae": config.vae,
-            "vae_config": vae.config.to_dict(),
-            "vae_config_hash": config_hash(vae.config),
+            "vae_config": vae.arch.to_dict(),
+            "vae_config_hash": config_hash(vae.arch),
             "latent_mode": config.latent,
             "latent_channels": vae.config.latent_channels,
             "frames": config.frames,

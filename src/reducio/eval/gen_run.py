@@ -93,7 +93,8 @@ def generate_missing(
     progress: bool = True,
 ) -> int:
     """Generate the videos of `items` whose file is absent, with a reducio text-to-video pipeline
-    (`reducio.pipelines.load_pipeline`); video i is seeded with seed + i. Returns how many were made."""
+    (`ReducioTextToVideoPipeline.from_pretrained`); video i is seeded with seed + i. Returns how
+    many were made."""
     import torch
 
     from reducio.data.video_io import write_video
@@ -103,7 +104,8 @@ def generate_missing(
     for i, item in tqdm(missing, desc="generate", unit="video", disable=not progress):
         generator = torch.Generator(device).manual_seed(seed + i)
         out = pipeline(item.prompt, generator=generator, num_frames=frames, output_type="pt")
-        write_video(item.path, out.frames[0], fps=fps)  # frames: B 3 T H W in [-1, 1]
+        video = out.frames[0].permute(1, 0, 2, 3) * 2.0 - 1.0   # frames: B T 3 H W in [0, 1]
+        write_video(item.path, video, fps=fps)                  # 3 T H W in [-1, 1]
     return len(missing)
 
 

@@ -3,7 +3,8 @@
 A pipeline folder does not copy T5-XXL (19 GB) or OpenCLIP next to the DiT: it records which
 encoder to load, e.g. {"class": "T5TextEncoder", "path_or_id": "DeepFloyd/t5-v1_1-xxl",
 "max_length": 120}, or {"class": "MiniLMTextEncoder", "max_length": 64} for the packaged one.
-`describe_*` builds a reference from a live encoder, `load_*` builds the encoder back.
+`load_*` builds the encoder; folders written before the pipelines were diffusers pipelines and
+latent extraction (`reducio extract`) use these references.
 """
 
 from __future__ import annotations
@@ -29,58 +30,6 @@ from reducio.errors import ConfigError
 
 Reference = dict[str, Any]
 REFERENCE_ATTR = "reducio_reference"  # set on encoders we load, so saving can write them back
-
-
-# ----------------------------------------------------------------------------- describe
-def describe_text_encoder(encoder: TextEncoder) -> Reference:
-    if isinstance(encoder, MiniLMTextEncoder):
-        return {"class": "MiniLMTextEncoder", "max_length": encoder.max_length}
-    if isinstance(encoder, T5TextEncoder):
-        return _loaded_reference(encoder) or {
-            "class": "T5TextEncoder", "path_or_id": _hf_source(encoder, encoder.model),
-            "max_length": encoder.max_length}
-    return _unknown(encoder, "text")
-
-
-def describe_semantic_encoder(encoder: ImageSemanticEncoder) -> Reference:
-    if isinstance(encoder, PatchPixelSemanticEncoder):
-        return {"class": "PatchPixelSemanticEncoder", "image_size": encoder.image_size,
-                "patch_size": encoder.patch_size}
-    if isinstance(encoder, CLIPSemanticEncoder):
-        return _loaded_reference(encoder) or {
-            "class": "CLIPSemanticEncoder", "path_or_id": _hf_source(encoder, encoder.model)}
-    return _unknown(encoder, "semantic")
-
-
-def describe_content_encoder(encoder: ImageContentEncoder) -> Reference:
-    if isinstance(encoder, PooledRGBContentEncoder):
-        return {"class": "PooledRGBContentEncoder", "downsample": encoder.downsample}
-    if isinstance(encoder, SDVAEContentEncoder):
-        return _loaded_reference(encoder) or {
-            "class": "SDVAEContentEncoder", "path_or_id": _hf_source(encoder, encoder.vae)}
-    return _unknown(encoder, "content")
-
-
-def _loaded_reference(encoder: torch.nn.Module) -> Reference | None:
-    reference = getattr(encoder, REFERENCE_ATTR, None)
-    return dict(reference) if reference else None
-
-
-def _hf_source(encoder: torch.nn.Module, model: Any) -> str:
-    """Where a transformers / diffusers model was loaded from (they record it in the config)."""
-    config = getattr(model, "config", None)
-    source = getattr(model, "name_or_path", None) or getattr(config, "_name_or_path", None)
-    if not source:
-        raise ConfigError(f"cannot tell where this {type(encoder).__name__} was loaded from; pass "
-                          "save_pretrained(..., references={'<component>': {'class': ..., "
-                          "'path_or_id': ...}})")
-    return str(source)
-
-
-def _unknown(encoder: Any, what: str) -> Reference:
-    raise ConfigError(f"cannot save a reference to the {what} encoder {type(encoder).__name__}; "
-                      "pass save_pretrained(..., references={...}) describing how to load it "
-                      f"(classes: {sorted(_TEXT) + sorted(_SEMANTIC) + sorted(_CONTENT)})")
 
 
 # ----------------------------------------------------------------------------- load
@@ -163,9 +112,6 @@ def load_content_encoder(reference: Reference, *, device=None, torch_dtype=None,
 
 
 __all__ = [
-    "describe_content_encoder",
-    "describe_semantic_encoder",
-    "describe_text_encoder",
     "load_content_encoder",
     "load_semantic_encoder",
     "load_text_encoder",

@@ -13,17 +13,26 @@ built-in image generator (stage 1)"): after 250 equal training steps flow's samp
 prompt's background for 32 of 32 validation prompts, epsilon prediction's for 12 (chance: 11).
 
 Training belongs to the shared loop (`reducio train stage1`); this module exposes
-`training_loss(images, text_tokens, text_mask, generator)` for its objective.
+`training_loss(images, text_tokens, text_mask, generator)` for its objective. In a
+`ReducioTextToVideoPipeline` the generator's parts are top-level components (`image_transformer`,
+`image_refiner`, `image_reranker`, `image_scheduler`), so diffusers' offload reaches each of them;
+`ImageRefiner` and `ImageReranker` are the diffusers-loadable forms of the refiner and reranker
+(same weights, same state-dict keys).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
+from diffusers import ModelMixin  # diffusers looks ModelMixin up in the module of a component class
+from diffusers.configuration_utils import ConfigMixin, register_to_config
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -39,8 +48,10 @@ from reducio.diffusion import (
     sample_condition_drop,
     scale_model_input,
 )
-from reducio.errors import ConfigError, PipelineInputError
-from reducio.hub import PretrainedMixin
+from reducio.convert.safe_load import read_safetensors
+from reducio.convert.saving import atomic_write_text, restore_aliases, save_safetensors
+from reducio.convert.state_dict import load_state_dict_strict
+from reducio.errors import ConfigError, ModelNotFoundError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.dit.refiner import ConvRefiner
 from reducio.models.frame_text_matcher import FrameTextMatcher
@@ -143,15 +154,45 @@ _TINY_IMAGE = Stage1Config(
 STAGE1_PRESETS: dict[str, Stage1Config] = {"tiny-image": _TINY_IMAGE}
 
 
+# ----------------------------------------------------------------------------- components
+
+
+class ImageRefiner(ConvRefiner, ModelMixin, ConfigMixin):
+    """`ConvRefiner` as a diffusers model: a pipeline component that saves, loads and offloads."""
+
+    @register_to_config
+    def __init__(self, channels: int = 3, width: int = 32, depth: int = 4,
+                 num_train_timesteps: int = 1000) -> None:
+        ConvRefiner.__init__(self, channels, width=width, depth=depth,
+                             num_train_timesteps=num_train_timesteps)
+
+
+class ImageReranker(FrameTextMatcher, ModelMixin, ConfigMixin):
+    """`FrameTextMatcher` as a diffusers model; `forward` scores, so offload hooks see the call."""
+
+    @register_to_config
+    def __init__(self, text_dim: int = 384, dim: int = 384, width: int = 32) -> None:
+        FrameTextMatcher.__init__(self, text_dim, dim=dim, width=width)
+
+    def forward(self, images: torch.Tensor, tokens: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """images (B, 3, H, W) in [-1, 1], tokens (B, L, text_dim), mask (B, L) -> (B,) cosine."""
+        return self.score(images, tokens, mask)
+
+
 # ----------------------------------------------------------------------------- model
 
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
-class ReducioStage1Generator(PretrainedMixin, nn.Module):
+
+class ReducioStage1Generator(nn.Module):
     """Text -> content image (B, 3, H, W) in [-1, 1] with a pixel-space ReducioDiT.
 
     `gen(prompt, generator=g, num_inference_steps=30, guidance_scale=5.0, height=64, width=64)`.
     Weights: `save_pretrained(dir)` / `from_pretrained(dir)` (config.json + model.safetensors; the
     text encoder is a reference in the config, loaded on first use or set with `text_encoder=`).
+    This is the training form (one module, one state dict); for generation its parts become the
+    components of a `ReducioTextToVideoPipeline`.
     """
 
     config_class = Stage1Config
@@ -167,17 +208,45 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
         object.__setattr__(self, "_text_encoder", None)
 
     @staticmethod
-    def _make_refiner(config: Stage1Config) -> ConvRefiner | None:
+    def _make_refiner(config: Stage1Config) -> ImageRefiner | None:
         if not config.refiner_width:
             return None
-        return ConvRefiner(config.dit.in_channels, width=config.refiner_width, depth=config.refiner_depth,
-                           num_train_timesteps=config.diffusion.num_train_timesteps)
+        return ImageRefiner(config.dit.in_channels, width=config.refiner_width, depth=config.refiner_depth,
+                            num_train_timesteps=config.diffusion.num_train_timesteps)
 
     @staticmethod
-    def _make_reranker(config: Stage1Config) -> FrameTextMatcher | None:
+    def _make_reranker(config: Stage1Config) -> ImageReranker | None:
         if not config.reranker_dim:
             return None
-        return FrameTextMatcher(config.dit.text_dim, dim=config.reranker_dim, width=config.reranker_width)
+        return ImageReranker(config.dit.text_dim, dim=config.reranker_dim, width=config.reranker_width)
+
+    # ------------------------------------------------------------------ saving / loading
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """config.json (the Stage1Config) + model.safetensors (the DiT, refiner and reranker)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_safetensors(self.state_dict(), directory / WEIGHTS_FILE,
+                         {"reducio_class": type(self).__name__})
+        atomic_write_text(directory / CONFIG_FILE, json.dumps(self.config.to_dict(), indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, *, torch_dtype: torch.dtype | None = None,
+                        device: torch.device | str | None = None) -> ReducioStage1Generator:
+        """A folder written by `save_pretrained` (weights loaded strictly: every key and shape)."""
+        directory = Path(directory).expanduser()
+        if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
+            found = sorted(p.name for p in directory.iterdir())[:12] if directory.is_dir() else []
+            raise ModelNotFoundError(f"{directory} holds no stage-1 generator: expected {CONFIG_FILE} "
+                                     f"and {WEIGHTS_FILE}, found {found or 'nothing'}")
+        config = Stage1Config.from_json(directory / CONFIG_FILE)
+        tensors, metadata = read_safetensors(directory / WEIGHTS_FILE)
+        state_dict = restore_aliases(tensors, metadata, str(directory / WEIGHTS_FILE))
+        model = cls(config)
+        load_state_dict_strict(model, state_dict, str(directory / WEIGHTS_FILE), dtype=torch_dtype)
+        if device is not None:
+            model.to(device)
+        return model.eval()
 
     def attach_reranker(self, matcher: FrameTextMatcher, *, num_candidates: int = 4) -> None:
         """Store a trained `FrameTextMatcher` with the generator and sample `num_candidates`
@@ -188,7 +257,9 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
         self.config = self.config.replace(reranker_dim=matcher.frame_head.out_features,
                                           reranker_width=matcher.frame_tower[0].out_channels,
                                           num_candidates=num_candidates)
-        self.reranker = matcher.to(device=self.device, dtype=self.dtype)
+        reranker = self._make_reranker(self.config)
+        reranker.load_state_dict(matcher.state_dict())
+        self.reranker = reranker.to(device=self.device, dtype=self.dtype)
 
     def add_refiner(self, width: int = 32, depth: int = 4) -> None:
         """Give a trained generator a (zero-initialised, so output-preserving) ConvRefiner to
@@ -202,10 +273,14 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
     def denoise(self, noisy: torch.Tensor, timesteps: torch.Tensor | float, **conditions) -> torch.Tensor:
         """The model's prediction for `noisy` (B, 3, 1, H, W): the DiT, then the refiner if any.
         Same signature as `ReducioDiT.forward`, so guidance can call it in the DiT's place."""
-        prediction = self.dit(noisy, timesteps, **conditions)
+        prediction = self.dit(noisy, timesteps, return_dict=False, **conditions)[0]
         if self.refiner is None:
             return prediction
         return self.refiner(prediction, noisy, timesteps)
+
+    def _denoise_tuple(self, noisy, timesteps, return_dict: bool = False, **conditions):
+        """`denoise` called the way `guided_prediction` calls a DiT (it asks for a tuple)."""
+        return (self.denoise(noisy, timesteps, **conditions),)
 
     @functools.cached_property
     def objective(self) -> DiffusionObjective:
@@ -351,7 +426,7 @@ class ReducioStage1Generator(PretrainedMixin, nn.Module):
 
         for t in tqdm(scheduler.timesteps, desc="text-to-image", disable=not progress, leave=False):
             model_input = scale_model_input(scheduler, latents, t)
-            prediction = guided_prediction(self.denoise, model_input, t, text_scale=scale,
+            prediction = guided_prediction(self._denoise_tuple, model_input, t, text_scale=scale,
                                            negative_text=negative, negative_text_mask=negative_mask,
                                            text=prompt_embeds, text_mask=prompt_attention_mask)
             prediction = self.objective.scheduler_prediction(prediction, model_input, t)
@@ -381,4 +456,4 @@ def _check_sampling_args(steps, scale, height, width, patch, prompt, prompt_embe
                                      f"{p}, got {value!r}")
 
 
-__all__ = ["STAGE1_PRESETS", "ReducioStage1Generator", "Stage1Config"]
+__all__ = ["STAGE1_PRESETS", "ImageRefiner", "ImageReranker", "ReducioStage1Generator", "Stage1Config"]

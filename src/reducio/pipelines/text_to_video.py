@@ -1,327 +1,299 @@
 """Text -> video in two stages (paper, abstract): text -> content image, then image + text -> video.
 
-Stage 1 is either the small built-in generator (`ReducioStage1Generator`, trained on the shapes
-world, offline) or any diffusers text-to-image pipeline by id or folder
-(`DiffusersImageGenerator`, e.g. PixArt-alpha or SDXL for full scale). Stage 2 is
-`ReducioImageToVideoPipeline`: the generated image becomes the MIDDLE frame (frame 7 of 16) of
-the clip.
+    pipe = ReducioTextToVideoPipeline.from_pretrained("tiny")      # the built-in, offline
+    out = pipe("a red circle moving right on a black background",
+               generator=torch.Generator().manual_seed(0))
+    export_to_video(out.frames[0], "out.mp4", fps=16)
+
+Stage 1 is the built-in pixel-space generator (stage1.py), held as top-level components so that
+diffusers' offload hooks reach each model: `image_transformer` (a ReducioDiT with in_channels 3),
+`image_scheduler`, and the optional `image_refiner` and `image_reranker`. Stage 2 is the video
+stage of `ReducioImageToVideoPipeline`: the generated image becomes the MIDDLE frame (frame 7 of
+16) of the clip. For a large text-to-image model (PixArt-alpha, SDXL) run that diffusers pipeline
+and pass its image to `ReducioImageToVideoPipeline`.
 """
 
-from __future__ import annotations
-
-import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils.torch_utils import randn_tensor
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from reducio.errors import CheckpointError, ModelNotFoundError, PipelineInputError
-from reducio.pipelines.image_to_video import Callback, ReducioImageToVideoPipeline
+from reducio.diffusion import (
+    DiffusionConfig,
+    guided_prediction,
+    init_noise_sigma,
+    make_objective,
+    make_scheduler,
+    scale_model_input,
+)
+from reducio.errors import PipelineInputError
+from reducio.models.dit import ReducioDiT
+from reducio.models.vae import ReducioVAE
+from reducio.pipelines.base import (
+    Callback,
+    ReducioVideoPipeline,
+    _onload,
+    _timed,
+    check_count,
+    check_number,
+)
 from reducio.pipelines.images import as_prompt_list
-from reducio.pipelines.output import ReducioPipelineOutput
-from reducio.pipelines.stage1 import ReducioStage1Generator
+from reducio.pipelines.stage1 import ImageRefiner, ImageReranker, ReducioStage1Generator
 
 
-class DiffusersImageGenerator:
-    """A diffusers text-to-image pipeline behind the stage-1 interface.
+class ReducioTextToVideoPipeline(ReducioVideoPipeline):
+    """Stage 1 (text -> content image) + the video stage (image + text -> video).
 
-    `gen(prompts, generator=, num_inference_steps=, guidance_scale=, height=, width=)` ->
-    (B, 3, H, W) in [-1, 1]. Arguments left as None keep the diffusers pipeline's defaults.
+    Args (the video stage's as in ReducioImageToVideoPipeline), and:
+        image_transformer: the stage-1 ReducioDiT (pixel space: in_channels 3, one frame, text
+            only); it reads the same text encoder's tokens (its text_dim = the encoder's width).
+        image_scheduler: the stage-1 diffusers scheduler.
+        image_refiner: an ImageRefiner applied to the stage-1 prediction, or None.
+        image_reranker: an ImageReranker that picks the best of `num_candidates` images, or None.
+        stage1_diffusion_config: the DiffusionConfig (or dict) stage 1 was trained with.
+        stage1_image_size, stage1_num_inference_steps, stage1_guidance_scale,
+        stage1_num_candidates: its sampling defaults.
     """
 
-    default_size: int | None = None  # the wrapped pipeline picks its own resolution
+    model_cpu_offload_seq = ("text_encoder->image_transformer->image_refiner->image_reranker->"
+                             "semantic_encoder->content_encoder->transformer->vae")
+    _optional_components = ["semantic_encoder", "content_encoder", "image_refiner", "image_reranker"]
 
-    def __init__(self, pipe: Any, path_or_id: str | None = None) -> None:
-        self.pipe = pipe
-        self.path_or_id = path_or_id
-        self._offloaded = False
+    # Real classes, not strings: diffusers' `from_pipe` reads these annotations.
+    def __init__(self, vae: ReducioVAE, transformer: ReducioDiT, scheduler: SchedulerMixin,
+                 text_encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 image_transformer: ReducioDiT, image_scheduler: SchedulerMixin,
+                 semantic_encoder: torch.nn.Module | None = None,
+                 content_encoder: torch.nn.Module | None = None,
+                 image_refiner: ImageRefiner | None = None,
+                 image_reranker: ImageReranker | None = None, *, diffusion_config: Any = None,
+                 semantic_encoder_config: dict | None = None,
+                 content_encoder_config: dict | None = None, max_sequence_length: int = 64,
+                 clean_caption: bool = True, default_num_inference_steps: int | None = None,
+                 default_guidance_scale: float = 4.5, default_image_guidance_scale: float = 1.0,
+                 default_fps: int = 16, component_sources: dict | None = None,
+                 stage1_diffusion_config: Any = None, stage1_image_size: int = 64,
+                 stage1_num_inference_steps: int = 30, stage1_guidance_scale: float = 5.0,
+                 stage1_num_candidates: int = 1) -> None:
+        super().__init__()
+        self._register_video_parts(
+            vae=vae, transformer=transformer, scheduler=scheduler, text_encoder=text_encoder,
+            tokenizer=tokenizer, semantic_encoder=semantic_encoder, content_encoder=content_encoder,
+            diffusion_config=diffusion_config, semantic_encoder_config=semantic_encoder_config,
+            content_encoder_config=content_encoder_config, max_sequence_length=max_sequence_length,
+            clean_caption=clean_caption, default_num_inference_steps=default_num_inference_steps,
+            default_guidance_scale=default_guidance_scale,
+            default_image_guidance_scale=default_image_guidance_scale, default_fps=default_fps,
+            component_sources=component_sources)
+        if isinstance(stage1_diffusion_config, DiffusionConfig):
+            stage1_diffusion_config = stage1_diffusion_config.to_dict()
+        if stage1_diffusion_config is None and image_transformer is not None:
+            stage1_diffusion_config = DiffusionConfig.for_prediction(
+                image_transformer.arch.prediction_type).to_dict()
+        self.register_modules(image_transformer=image_transformer, image_scheduler=image_scheduler,
+                              image_refiner=image_refiner, image_reranker=image_reranker)
+        self.register_to_config(stage1_diffusion_config=stage1_diffusion_config,
+                                stage1_image_size=stage1_image_size,
+                                stage1_num_inference_steps=stage1_num_inference_steps,
+                                stage1_guidance_scale=stage1_guidance_scale,
+                                stage1_num_candidates=stage1_num_candidates)
+        self.check_components()
 
     @classmethod
-    def from_pretrained(cls, path_or_id: str | os.PathLike, *, torch_dtype: torch.dtype | None = None,
-                        device: torch.device | str | None = None, local_files_only: bool = False,
-                        **kwargs: Any) -> DiffusersImageGenerator:
-        """`diffusers.DiffusionPipeline.from_pretrained(path_or_id)`; offline, the model must be a
-        local folder or already in the Hugging Face cache."""
-        from diffusers import DiffusionPipeline
-        from huggingface_hub import constants
+    def from_stage1(cls, generator: ReducioStage1Generator, **components: Any) -> "ReducioTextToVideoPipeline":
+        """Assemble from a trained `ReducioStage1Generator` (its DiT, refiner and reranker become
+        the stage-1 components, its config the stage-1 defaults) and the video stage's parts."""
+        return cls(**stage1_components(generator), **components)
 
-        # The hub library reads HF_HUB_OFFLINE once at import; honour a later change too.
-        offline = (local_files_only or bool(constants.HF_HUB_OFFLINE)
-                   or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"))
-        dtype_kwargs = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
-        try:
-            pipe = DiffusionPipeline.from_pretrained(os.fspath(path_or_id), local_files_only=offline,
-                                                     **dtype_kwargs, **kwargs)
-        except Exception as error:  # missing / offline / gated / not a pipeline: all need the same fix
-            local = f"checkpoints/{str(path_or_id).rstrip('/').split('/')[-1]}"
-            raise ModelNotFoundError(
-                f"cannot load the text-to-image pipeline {str(path_or_id)!r} "
-                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
-                f"Without network only local folders and the Hugging Face cache work; on a machine "
-                f"with network run `hf download {path_or_id} --local-dir {local}` and pass "
-                f"--stage1 {local}, or omit the stage-1 model to use the built-in generator."
-            ) from error
-        if device is not None:
-            pipe.to(device)
-        return cls(pipe, os.fspath(path_or_id))
+    # ------------------------------------------------------------------ stage 1
+    @property
+    def stage1_diffusion(self) -> DiffusionConfig:
+        return DiffusionConfig.from_dict(dict(self.config.stage1_diffusion_config))
 
-    def reference(self) -> dict[str, str]:
-        if not self.path_or_id:
-            raise CheckpointError("this DiffusersImageGenerator does not know where its pipeline came "
-                                  "from; pass save_pretrained(..., references={'stage1': {'class': "
-                                  "'DiffusersImageGenerator', 'path_or_id': ...}})")
-        return {"class": "DiffusersImageGenerator", "path_or_id": self.path_or_id}
-
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
-        if self._offloaded and hasattr(self.pipe, "remove_all_hooks"):
-            self.pipe.remove_all_hooks()  # diffusers refuses .to() while its offload hooks are on
-            self._offloaded = False
-        self.pipe.to(device=device, dtype=dtype)
-        return self
-
-    def enable_model_cpu_offload(self, device: torch.device | str = "cuda") -> DiffusersImageGenerator:
-        """diffusers' own model offload of the wrapped text-to-image pipeline."""
-        self.pipe.enable_model_cpu_offload(device=device)
-        self._offloaded = True
-        return self
+    def check_inputs(self, prompt, *, stage1_num_inference_steps, stage1_guidance_scale,
+                     num_candidates, height, width, **kwargs: Any):
+        """PipelineInputError naming the argument, the rule and the value; returns the window plan."""
+        if prompt is None:
+            raise PipelineInputError("`prompt` is required: stage 1 draws the content image from it")
+        batch = len(as_prompt_list(prompt))
+        check_count("stage1_num_inference_steps", stage1_num_inference_steps)
+        check_number("stage1_guidance_scale", stage1_guidance_scale,
+                     "a finite number >= 0 (1 or below = no guidance)")
+        check_count("num_candidates", num_candidates)
+        if num_candidates > 1 and self.image_reranker is None:
+            raise PipelineInputError(f"`num_candidates` {num_candidates} needs a stage-1 reranker to "
+                                     "choose among the candidates and this pipeline has none "
+                                     "(image_reranker); use 1")
+        patch = self.image_transformer.arch.patch_size
+        for name, value, p in (("height", height, patch[1]), ("width", width, patch[2])):
+            check_count(name, value)
+            if value % p:
+                raise PipelineInputError(f"`{name}` must be a positive multiple of the stage-1 patch "
+                                         f"size {p}, got {value!r}")
+        return self.check_video_inputs(batch=batch, image_shape=None, height=height, width=width,
+                                       **kwargs)
 
     @torch.no_grad()
-    def __call__(self, prompt: str | Sequence[str], *, generator: torch.Generator | None = None,
-                 num_inference_steps: int | None = None, guidance_scale: float | None = None,
-                 height: int | None = None, width: int | None = None,
-                 negative_prompt: str | Sequence[str] | None = None,
-                 progress: bool = True) -> torch.Tensor:
-        kwargs = {k: v for k, v in dict(num_inference_steps=num_inference_steps,
-                                        guidance_scale=guidance_scale, height=height, width=width,
-                                        negative_prompt=negative_prompt).items() if v is not None}
-        if hasattr(self.pipe, "set_progress_bar_config"):
-            self.pipe.set_progress_bar_config(disable=not progress, desc="text-to-image")
-        images = self.pipe(prompt=as_prompt_list(prompt), generator=generator, output_type="pt",
-                           **kwargs).images                                      # B 3 H W in [0, 1]
-        images = torch.as_tensor(images)
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise PipelineInputError(f"the text-to-image pipeline returned images of shape "
-                                     f"{tuple(images.shape)}; expected (B, 3, H, W)")
-        return (images.float() * 2.0 - 1.0).clamp(-1.0, 1.0)
+    def generate_content_image(self, text: torch.Tensor, text_mask: torch.Tensor, *,
+                               negative: torch.Tensor | None, negative_mask: torch.Tensor | None,
+                               num_inference_steps: int, guidance_scale: float, height: int,
+                               width: int, num_candidates: int, generator=None) -> torch.Tensor:
+        """Stage 1: text tokens (B, L, D) -> content images (B, 3, H, W) in [-1, 1]."""
+        device = self._execution_device
+        prompts_in = text.shape[0]
+        if num_candidates > 1:                 # each prompt's rows repeated N times, in order
+            text, text_mask = text.repeat_interleave(num_candidates, 0), text_mask.repeat_interleave(num_candidates, 0)
+            if negative is not None:
+                negative = negative.repeat_interleave(num_candidates, 0)
+                negative_mask = negative_mask.repeat_interleave(num_candidates, 0)
+        scheduler = self.image_scheduler
+        scheduler.set_timesteps(num_inference_steps, device=device)
+        latents = randn_tensor((text.shape[0], 3, 1, height, width), generator=generator,
+                               device=device, dtype=torch.float32)                    # B*N 3 1 H W
+        latents = latents * init_noise_sigma(scheduler)
+        objective = make_objective(self.stage1_diffusion)
+        dtype = self.image_transformer.dtype
 
+        def denoise(noisy, timestep, return_dict: bool = False, **conditions):
+            # the transformer, then the refiner if any, called the way guided_prediction calls a DiT
+            prediction = self.image_transformer(noisy.to(dtype), timestep, return_dict=False,
+                                                **conditions)[0]
+            if self.image_refiner is not None:
+                prediction = self.image_refiner(prediction, noisy, timestep)
+            return (prediction,)
 
-def load_stage1(folder: Path, entry: list, *, text_encoder=None, device=None, torch_dtype=None,
-                local_files_only: bool = False):
-    """The stage-1 generator of a pipeline folder (model_index entry `entry`)."""
-    import json
-
-    library, name = entry
-    if library == "reducio" and name == "ReducioStage1Generator":
-        stage1 = ReducioStage1Generator.from_pretrained(folder, torch_dtype=torch_dtype, device=device)
-        if text_encoder is not None and _same_text_encoder(stage1, text_encoder):
-            stage1.set_text_encoder(text_encoder)
-        return stage1
-    if library == "diffusers" and name == "DiffusersImageGenerator":
-        reference = json.loads((folder / "reference.json").read_text())
-        return DiffusersImageGenerator.from_pretrained(reference["path_or_id"], torch_dtype=torch_dtype,
-                                                       device=device, local_files_only=local_files_only)
-    raise CheckpointError(f"unknown stage-1 component {entry!r}; valid: ['reducio', "
-                          "'ReducioStage1Generator'] or ['diffusers', 'DiffusersImageGenerator']")
-
-
-def _same_text_encoder(stage1: ReducioStage1Generator, encoder: Any) -> bool:
-    """Whether the video stage's text encoder is the one stage 1 was trained with (then share it)."""
-    from reducio.conditioning import MiniLMTextEncoder
-    from reducio.pipelines.components import REFERENCE_ATTR
-
-    wanted = stage1.config.text_encoder
-    if encoder.dim != stage1.config.dit.text_dim:
-        return False
-    if wanted == "minilm":
-        return isinstance(encoder, MiniLMTextEncoder)
-    return (getattr(encoder, REFERENCE_ATTR, None) or {}).get("path_or_id") == wanted
-
-
-class ReducioTextToVideoPipeline:
-    """Stage 1 (text -> content image) + ReducioImageToVideoPipeline (image + text -> video)."""
-
-    def __init__(self, image_pipeline: ReducioImageToVideoPipeline,
-                 stage1: ReducioStage1Generator | DiffusersImageGenerator) -> None:
-        self.image_pipeline = image_pipeline
-        self.stage1 = stage1
-        if isinstance(stage1, ReducioStage1Generator) and stage1._text_encoder is None \
-                and _same_text_encoder(stage1, image_pipeline.text_encoder):
-            stage1.set_text_encoder(image_pipeline.text_encoder)
-        self._progress: dict[str, Any] = {}
-
-    @classmethod
-    def from_components(cls, *, vae, dit, stage1, text_encoder=None, semantic_encoder=None,
-                        content_encoder=None, scheduler=None, diffusion_config=None,
-                        defaults=None) -> ReducioTextToVideoPipeline:
-        """Assemble from trained parts (objects or folders / files for the VAE, DiT and stage 1).
-
-        Encoders default to the built-in ones (MiniLM, 8x8 pixel patches, pooled RGB) when the
-        DiT's widths match them (the `tiny` and `small` presets)."""
-        from reducio.conditioning import PatchPixelSemanticEncoder, PooledRGBContentEncoder
-        from reducio.models.dit import ReducioDiT
-        from reducio.models.vae import ReducioVAE
-        from reducio.pipelines.components import load_text_encoder
-
-        vae = vae if isinstance(vae, torch.nn.Module) else ReducioVAE.from_pretrained(vae)
-        dit = dit if isinstance(dit, torch.nn.Module) else ReducioDiT.from_pretrained(dit)
-        if not isinstance(stage1, (ReducioStage1Generator, DiffusersImageGenerator)):
-            path = Path(stage1)
-            stage1 = (ReducioStage1Generator.from_pretrained(path) if (path / "config.json").is_file()
-                      else DiffusersImageGenerator.from_pretrained(stage1))
-        text_encoder = text_encoder if text_encoder is not None else load_text_encoder("minilm")
-        if semantic_encoder is None and dit.config.semantic_dim == 192:
-            semantic_encoder = PatchPixelSemanticEncoder()
-        if content_encoder is None and dit.config.content_channels == 3:
-            content_encoder = PooledRGBContentEncoder()
-        i2v = ReducioImageToVideoPipeline(vae, dit, text_encoder, semantic_encoder, content_encoder,
-                                          scheduler, diffusion_config, defaults=defaults)
-        return cls(i2v, stage1)
-
-    # ------------------------------------------------------------------ plumbing
-    @property
-    def components(self) -> dict[str, Any]:
-        return {**self.image_pipeline.components, "stage1": self.stage1}
-
-    @property
-    def device(self) -> torch.device:
-        return self.image_pipeline.device
-
-    @property
-    def defaults(self):
-        return self.image_pipeline.defaults
-
-    def to(self, device: torch.device | str | None = None,
-           dtype: torch.dtype | None = None) -> ReducioTextToVideoPipeline:
-        self.image_pipeline.to(device=device, dtype=dtype)
-        self.stage1.to(device=device, dtype=dtype)
-        return self
-
-    def enable_model_cpu_offload(self, device: torch.device | str = "cuda", *,
-                                 keep_cpu_copy: bool = False) -> ReducioTextToVideoPipeline:
-        """Every model in CPU memory, each moved to `device` only for its stage (stage 1 included:
-        a diffusers text-to-image pipeline through its own `enable_model_cpu_offload`).
-        keep_cpu_copy: see ReducioImageToVideoPipeline.enable_model_cpu_offload."""
-        self.image_pipeline.enable_model_cpu_offload(device, keep_cpu_copy=keep_cpu_copy)
-        if isinstance(self.stage1, DiffusersImageGenerator):
-            self.stage1.enable_model_cpu_offload(device)
-        else:
-            self.stage1.to("cpu")
-        return self
-
-    def set_progress_bar_config(self, **kwargs: Any) -> None:
-        self._progress.update(kwargs)
-        self.image_pipeline.set_progress_bar_config(**kwargs)
-
-    def save_pretrained(self, directory: str | Path, *, references: dict | None = None) -> Path:
-        from reducio.pipelines.loading import save_pipeline
-
-        return save_pipeline(self, directory, references=references)
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, *, device: torch.device | str | None = None,
-                        torch_dtype: torch.dtype | str | None = None,
-                        local_files_only: bool = False) -> ReducioTextToVideoPipeline:
-        """Load a text-to-video pipeline folder; None or "builtin" = the packaged default."""
-        from reducio.pipelines.loading import load_pipeline, resolve_pipeline_dir
-
-        pipe = load_pipeline(path, device=device, torch_dtype=torch_dtype,
-                             local_files_only=local_files_only)
-        if not isinstance(pipe, cls):
-            raise CheckpointError(f"{resolve_pipeline_dir(path)} holds an image-to-video pipeline (no "
-                                  "stage-1 generator); load it with ReducioImageToVideoPipeline")
-        return pipe
+        with self.progress_bar(total=len(scheduler.timesteps)) as bar:
+            for i, t in enumerate(scheduler.timesteps):
+                model_input = scale_model_input(scheduler, latents, t)
+                prediction = guided_prediction(denoise, model_input, t, text_scale=guidance_scale,
+                                               negative_text=negative, negative_text_mask=negative_mask,
+                                               text=text, text_mask=text_mask)
+                prediction = objective.scheduler_prediction(prediction, model_input, t)
+                latents = scheduler.step(prediction.float(), t, latents, generator=generator).prev_sample
+                if not torch.isfinite(latents).all():
+                    raise PipelineInputError(
+                        f"the stage-1 image became NaN or infinite at step {i} of "
+                        f"{len(scheduler.timesteps)} (timestep {float(t):g}); lower "
+                        f"stage1_guidance_scale ({guidance_scale})")
+                bar.update()
+        images = latents[:, :, 0].clamp(-1.0, 1.0)                                 # B*N 3 H W
+        if num_candidates == 1:
+            return images
+        _onload(self.image_reranker)
+        scores = self.image_reranker(images.to(self.image_reranker.dtype), text, text_mask)  # B*N
+        best = scores.view(prompts_in, num_candidates).argmax(1)                   # B
+        return images.view(prompts_in, num_candidates, *images.shape[1:])[torch.arange(prompts_in), best]
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
     def __call__(
         self,
-        prompt: str | Sequence[str],
-        *,
+        prompt: str | Sequence[str] | None = None,
         negative_prompt: str | Sequence[str] | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        num_frames: int = 16,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         image_guidance_scale: float | None = None,
-        stage1_steps: int | None = None,
+        stage1_num_inference_steps: int | None = None,
         stage1_guidance_scale: float | None = None,
-        stage1_candidates: int | None = None,
-        height: int | None = None,
-        width: int | None = None,
-        generator: torch.Generator | None = None,
-        latents: torch.Tensor | None = None,
+        num_candidates: int | None = None,
         num_videos_per_prompt: int = 1,
-        num_frames: int = 16,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
         callback_on_step_end: Callback | None = None,
-        output_type: str = "pt",
-    ) -> ReducioPipelineOutput:
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
+    ):
         """Generate a video from text: stage 1 draws the content image (the clip's MIDDLE frame,
-        7 of 16), stage 2 animates it. Each of the `num_videos_per_prompt` videos gets its own image.
+        7 of 16), the video stage animates it. Each of the `num_videos_per_prompt` videos gets its
+        own image.
 
-        Args (stage 2 ones as in ReducioImageToVideoPipeline.__call__):
-            stage1_steps, stage1_guidance_scale: stage-1 sampling (None = its defaults).
-            stage1_candidates: content images sampled per video, the one the built-in stage 1's
-                reranker scores best kept (None = its default; built-in generators only).
-            height, width: the video size, multiples of 32 (None = stage 1's default size).
+        Args (the video stage's as in ReducioImageToVideoPipeline.__call__), and:
+            height, width: the video size (None = the stage-1 size, config.stage1_image_size).
+            stage1_num_inference_steps, stage1_guidance_scale: stage-1 sampling (None = defaults).
+            num_candidates: content images sampled per video, the one the reranker scores best
+                kept (None = config.stage1_num_candidates; 1 = no reranking).
         Returns:
-            ReducioPipelineOutput; `images` holds the stage-1 images, `timings` adds
+            ReducioPipelineOutput; `content_frames` holds the stage-1 images, `timings` adds
             "text_to_image".
         """
         start = time.perf_counter()
-        # 1. Check what stage 1 needs before spending time on it
-        prompts = as_prompt_list(prompt)
-        if not isinstance(num_videos_per_prompt, int) or num_videos_per_prompt < 1:
-            raise PipelineInputError(f"`num_videos_per_prompt` must be an integer >= 1, got "
-                                     f"{num_videos_per_prompt!r}")
-        default = getattr(self.stage1, "config", None)
-        default_size = default.image_size if default is not None else self.stage1.default_size
-        height = default_size if height is None else height
-        width = default_size if width is None else width
-        s = self.image_pipeline.vae.config.space_downsample
-        for name, value in (("height", height), ("width", width)):
-            if value is not None and (not isinstance(value, int) or value < s or value % s):
-                raise PipelineInputError(f"`{name}` must be a positive multiple of {s} (the VAE's "
-                                         f"spatial factor), got {value!r}; use "
-                                         f"{max(int(value or 0) // s, 1) * s}")
+        c = self.config
+        num_inference_steps, guidance_scale, image_guidance_scale = self._resolve_defaults(
+            num_inference_steps, guidance_scale, image_guidance_scale)
+        stage1_num_inference_steps = (c.stage1_num_inference_steps if stage1_num_inference_steps is None
+                                      else stage1_num_inference_steps)
+        stage1_guidance_scale = c.stage1_guidance_scale if stage1_guidance_scale is None else stage1_guidance_scale
+        num_candidates = c.stage1_num_candidates if num_candidates is None else num_candidates
+        height = c.stage1_image_size if height is None else height
+        width = c.stage1_image_size if width is None else width
+        self._interrupt = False
+
+        # 1. Check everything before spending time on stage 1
+        plan = self.check_inputs(
+            prompt, stage1_num_inference_steps=stage1_num_inference_steps,
+            stage1_guidance_scale=stage1_guidance_scale, num_candidates=num_candidates,
+            height=height, width=width, num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale,
+            num_frames=num_frames, num_videos_per_prompt=num_videos_per_prompt,
+            output_type=output_type, prompt_embeds=None, prompt_attention_mask=None,
+            negative_prompt=negative_prompt, latents=latents,
+            callback_on_step_end=callback_on_step_end,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs)
+        device = self._execution_device
+        n = num_videos_per_prompt
+        prompts = [p for p in as_prompt_list(prompt) for _ in range(n)]
         negatives = None
         if negative_prompt is not None:
             negatives = as_prompt_list(negative_prompt, "negative_prompt")
-            if len(negatives) not in (1, len(prompts)):
-                raise PipelineInputError(f"`negative_prompt` holds {len(negatives)} prompts for "
-                                         f"{len(prompts)} prompt(s); pass one, or one per prompt")
-            negatives = [n for n in negatives * (len(prompts) if len(negatives) == 1 else 1)
-                         for _ in range(num_videos_per_prompt)]
-        prompts = [p for p in prompts for _ in range(num_videos_per_prompt)]
+            negatives = [q for q in negatives * (len(prompts) // n if len(negatives) == 1 else 1)
+                         for _ in range(n)]
 
-        stage1_options = {}
-        if stage1_candidates is not None:
-            if not isinstance(self.stage1, ReducioStage1Generator):
-                raise PipelineInputError(f"`stage1_candidates` {stage1_candidates!r} needs the built-in "
-                                         f"stage-1 generator (it reranks with its stored matcher); "
-                                         f"this stage 1 is {type(self.stage1).__name__}: leave it out")
-            stage1_options["num_candidates"] = stage1_candidates
+        # 2. Encode the prompts once; both stages read the same text encoder's tokens
+        timings: dict[str, float] = {"text_to_image": 0.0, "conditions": 0.0, "denoise": 0.0,
+                                     "decode": 0.0}
+        with _timed(timings, "conditions", device):
+            text, text_mask, negative, negative_mask = self.encode_prompt(
+                prompts, negative_prompt=negatives, device=device)
 
-        # 2. Stage 1: text -> content image (one per video)
-        begin = time.perf_counter()
-        if isinstance(self.stage1, ReducioStage1Generator):
-            self.image_pipeline._use(self.stage1, self.stage1.text_encoder)  # a no-op without offload
-        images = self.stage1(prompts, generator=generator, num_inference_steps=stage1_steps,
-                             guidance_scale=stage1_guidance_scale, height=height, width=width,
-                             negative_prompt=negatives, **stage1_options,
-                             progress=not self._progress.get("disable", False))    # B 3 H W
-        if images.device.type == "cuda":
-            torch.cuda.synchronize(images.device)
-        text_to_image = time.perf_counter() - begin
+        # 3. Stage 1: text -> content image (one per video)
+        with _timed(timings, "text_to_image", device):
+            content_image = self.generate_content_image(
+                text, text_mask, negative=negative, negative_mask=negative_mask,
+                num_inference_steps=stage1_num_inference_steps, guidance_scale=stage1_guidance_scale,
+                height=height, width=width, num_candidates=num_candidates, generator=generator)
 
-        # 3. Stage 2: image + text -> video around the image
-        out = self.image_pipeline(
-            images, prompts, negative_prompt=negatives, num_inference_steps=num_inference_steps,
+        # 4.-8. The video stage around that image
+        videos, all_latents = self._generate_video(
+            content_image, plan=plan, text=text, text_mask=text_mask, negative=negative,
+            negative_mask=negative_mask, num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale,
-            generator=generator, latents=latents, num_frames=num_frames,
-            callback_on_step_end=callback_on_step_end, output_type=output_type)
-        out.timings = {"text_to_image": text_to_image, **out.timings,
-                       "total": time.perf_counter() - start}
-        return out
+            generator=generator, latents=latents, callback_on_step_end=callback_on_step_end,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
+            output_type=output_type, renormalize_latents=True, timings=timings)
+        timings["total"] = time.perf_counter() - start
+        return self._output(videos, all_latents, plan, output_type, content_image.cpu(), timings,
+                            return_dict)
 
 
-__all__ = ["DiffusersImageGenerator", "ReducioTextToVideoPipeline", "load_stage1"]
+def stage1_components(generator: ReducioStage1Generator) -> dict[str, Any]:
+    """The stage-1 components and settings of a ReducioTextToVideoPipeline from a generator."""
+    config = generator.config
+    return dict(image_transformer=generator.dit, image_refiner=generator.refiner,
+                image_reranker=generator.reranker,
+                image_scheduler=make_scheduler(config.diffusion, config.sampler),
+                stage1_diffusion_config=config.diffusion.to_dict(),
+                stage1_image_size=config.image_size,
+                stage1_num_inference_steps=config.num_inference_steps,
+                stage1_guidance_scale=config.guidance_scale,
+                stage1_num_candidates=config.num_candidates)
+
+
+__all__ = ["ReducioTextToVideoPipeline", "stage1_components"]

@@ -249,7 +249,7 @@ class DiTObjective(Objective):
         self.accelerator = accelerator
         dit = self._dit if self._dit is not None else build_dit(cfg.model)
         if self.plan is None:  # the architecture came from --init
-            self.plan = resolve_conditions(dit.config, self.info, cfg.model)
+            self.plan = resolve_conditions(dit.arch, self.info, cfg.model)
         if cfg.lora.enabled:
             from reducio.training.lora import add_lora
 
@@ -324,7 +324,7 @@ class DiTObjective(Objective):
             "dit_parameters": dit.num_parameters(),
             "dit_sharding": f"FSDP2 over {self.accelerator.num_processes} processes" if is_sharded(dit)
                             else "replicated",
-            "dit_config": dit.config.to_dict(),
+            "dit_config": dit.arch.to_dict(),
             "diffusion": self.diffusion_config.to_dict(),
             "conditions": {k: v or "unused" for k, v in self.plan.items()},
             "latents": {k: self.info.get(k) for k in ("vae", "latent_mode", "text_encoder", "semantic_encoder",
@@ -360,7 +360,8 @@ class DiTObjective(Objective):
         # Noise, timesteps and drops come from the global RNG, which the loop checkpoints (exact resume).
         noisy = self.diffusion.prepare(latent)
         drop_text, drop_image = self._drops(latent.shape[0], acc.device)
-        prediction = self.dit(noisy.noisy, noisy.timesteps, **conditions, drop_text=drop_text, drop_image=drop_image)
+        prediction = self.dit(noisy.noisy, noisy.timesteps, **conditions, drop_text=drop_text,
+                              drop_image=drop_image, return_dict=False)[0]
         loss = self.diffusion.loss(prediction, noisy)
         acc.backward(loss)
         if acc.sync_gradients and optim.grad_clip is not None:
@@ -411,7 +412,8 @@ class DiTObjective(Objective):
             t = torch.full((latent.shape[0],), int(level) if d.objective == "epsilon" else level, device=latent.device)
             noise = torch.randn(latent.shape, generator=generator).to(latent.device)
             noisy = self.diffusion.prepare(latent, noise=noise, timesteps=t)
-            losses.append(float(self.diffusion.loss(dit(noisy.noisy, noisy.timesteps, **conditions), noisy)))
+            prediction = dit(noisy.noisy, noisy.timesteps, **conditions, return_dict=False)[0]
+            losses.append(float(self.diffusion.loss(prediction, noisy)))
         return sum(losses) / len(losses)
 
     def generate(self, dit, shape, conditions, generator) -> torch.Tensor:
@@ -457,7 +459,7 @@ class DiTObjective(Objective):
             save_lora(dit, directory)
             return
         if states is not None:  # sharded: an unsharded copy with the gathered weights
-            whole = type(dit)(dit.config)
+            whole = type(dit)(dit.arch)
             whole.load_state_dict(states["dit"], strict=True)
             dit = whole
         dit.save_pretrained(directory)
