@@ -14,7 +14,7 @@ from reducio.errors import ConfigError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.vae import ReducioVAE, VAEConfig
 from reducio.diffusion import DiffusionConfig, make_scheduler
-from reducio.errors import ModelNotFoundError
+from reducio.errors import CheckpointError, ModelNotFoundError
 from reducio.pipelines import (
     ReducioImageToVideoPipeline,
     ReducioStage1Generator,
@@ -225,3 +225,43 @@ def test_compile_option_compiles_dit_in_its_mode_and_decoder_in_default(extra, d
     _apply_speed_options(pipe, parser.parse_args(["generate", PROMPT, "-o", "x.mp4", "--compile",
                                                   *extra]))
     assert calls == {"dit": {"mode": dit_mode}, "decoder": {}}
+
+
+def _write_lora(pipeline_folder, out_folder, *, zero_b: bool) -> None:
+    """A rank-4 LoRA for the pipeline's DiT, as `reducio train dit --set lora.rank=4` saves it."""
+    from reducio.training.config import LoRASection
+    from reducio.training.lora import add_lora, save_lora
+
+    dit = ReducioDiT.from_pretrained(pipeline_folder / "transformer")
+    add_lora(dit, LoRASection(rank=4))
+    if not zero_b:
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for name, p in dit.named_parameters():
+                if "lora_B" in name:
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    save_lora(dit, out_folder)
+
+
+def test_lora_option_changes_the_video_and_scale_zero_does_not(pipeline_dir, tmp_path):
+    _write_lora(pipeline_dir / "t2v", tmp_path / "lora", zero_b=False)
+    base = ["generate", PROMPT, "--pipeline", str(pipeline_dir / "t2v"), "--steps", "2", "--lossless"]
+    videos = {}
+    for name, extra in (("plain", []), ("lora", ["--lora", str(tmp_path / "lora")]),
+                        ("zero", ["--lora", f"{tmp_path / 'lora'}:0"])):
+        out = tmp_path / f"{name}.mkv"
+        assert run_cli([*base, "-o", str(out), *extra]) == 0
+        videos[name] = read_video(out)
+    assert not torch.equal(videos["lora"], videos["plain"])
+    assert torch.equal(videos["zero"], videos["plain"])
+
+
+def test_lora_file_is_checked_before_loading(pipeline_dir, tmp_path):
+    base = ["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--pipeline", str(tmp_path / "none")]
+    with pytest.raises(ModelNotFoundError, match="no such LoRA file or folder"):
+        run_cli([*base, "--lora", str(tmp_path / "missing.safetensors")])
+    (tmp_path / "adapter.bin").write_bytes(b"not read")
+    with pytest.raises(CheckpointError, match="pickled files are refused"):
+        run_cli([*base, "--lora", str(tmp_path / "adapter.bin")])
+    with pytest.raises(CheckpointError, match="scale must be a finite number"):
+        run_cli([*base, "--lora", f"{tmp_path / 'lora'}:nan"])

@@ -83,6 +83,10 @@ def register(subparsers) -> None:
                              "enable_model_cpu_offload, for GPUs with less memory; same output. "
                              "'pinned' and 'copy' are accepted for older scripts and both run "
                              "diffusers' offload (models copied both ways)")
+    parser.add_argument("--lora", action="append", default=None, metavar="PATH[:SCALE]",
+                        help="a LoRA on the video DiT (a folder with pytorch_lora_weights.safetensors, "
+                             "as `reducio train dit --set lora.rank=R` writes, or the .safetensors "
+                             "file), at SCALE (default 1); repeat for several")
     parser.add_argument("--gif", action="store_true", help="also write OUT.gif next to the output")
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
     parser.set_defaults(func=run)
@@ -102,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     output, size = _check_args(args, parse_size_arg)
+    loras = _read_loras(args.lora)
     image = None
     if args.image is not None:
         # Before loading models: a missing or unreadable image fails in a second.
@@ -118,6 +123,11 @@ def run(args: argparse.Namespace) -> int:
                           "(image-to-video only); pass --image PATH")
     cls = ReducioImageToVideoPipeline if image is not None else ReducioTextToVideoPipeline
     pipe = cls.from_pretrained(source, torch_dtype=resolve_dtype(args.dtype))
+    if loras:
+        names = [f"lora{i}" for i in range(len(loras))]
+        for name, (path, _) in zip(names, loras):
+            pipe.load_lora_weights(path, adapter_name=name)
+        pipe.set_adapters(names, [scale for _, scale in loras])
     if args.offload:
         # diffusers' model offload: each model moves to the GPU for its stage, then back
         pipe.enable_model_cpu_offload(device=device)
@@ -149,6 +159,17 @@ def run(args: argparse.Namespace) -> int:
           f"the content image is frame {middle} (the middle of the first 16-frame window)")
     print(f"timings: {stages}")
     return 0
+
+
+def _read_loras(values: list[str] | None) -> list[tuple[str, float]]:
+    """--lora PATH[:SCALE] values -> (path, scale), each file read and checked before any model
+    loads (a missing, pickled or non-LoRA file fails in a second)."""
+    from reducio.pipelines.lora import ReducioLoraLoaderMixin, parse_lora_argument
+
+    loras = [parse_lora_argument(value) for value in values or []]
+    for path, _ in loras:
+        ReducioLoraLoaderMixin.lora_state_dict(path)
+    return loras
 
 
 def _apply_speed_options(pipe, args: argparse.Namespace) -> None:

@@ -52,6 +52,7 @@ from reducio.loading.sources import (
 )
 from reducio.pipelines.images import as_prompt_list
 from reducio.pipelines.long_video import WindowPlan, plan_windows, stitch_windows
+from reducio.pipelines.lora import ReducioLoraLoaderMixin
 from reducio.pipelines.pipeline_output import OUTPUT_TYPES, ReducioPipelineOutput
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def _load_source(name: str, source: str, cache: dict[str, Any]) -> Any:
                           "'minilm' for text_encoder / tokenizer, a ReducioVAE name or path for vae")
 
 
-class ReducioVideoPipeline(DiffusionPipeline):
+class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
     """Shared machinery; use `ReducioImageToVideoPipeline` or `ReducioTextToVideoPipeline`."""
 
     _callback_tensor_inputs = ["latents", "prompt_embeds"]
