@@ -161,6 +161,15 @@ def test_convert_upgrades_an_older_folder(tmp_path):
     assert torch.equal(run_dit(old, dit_inputs()), run_dit(new, dit_inputs()))
 
 
+def test_reducio_convert_upgrades_an_older_vae_folder(tmp_path, capsys):
+    from reducio.cli.main import main
+
+    assert main(["convert", str(LEGACY / "vae"), "-o", str(tmp_path / "vae")]) == 0
+    assert (tmp_path / "vae" / WEIGHTS).is_file() and "ReducioVAE" in capsys.readouterr().out
+    old, new = ReducioVAE.from_pretrained(LEGACY / "vae"), ReducioVAE.from_pretrained(tmp_path / "vae")
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
+
+
 # ----------------------------------------------------------------------------- runtime switches
 def test_slicing_gives_the_outputs_of_one_sample_at_a_time():
     """Sliced = each sample run alone, bit for bit; = the batched run up to the last float bits

@@ -1,5 +1,6 @@
-"""`reducio convert`: an official Reducio-VAE checkpoint -> our format (config.json + model.safetensors);
-a pipeline folder in the older reducio layout -> diffusers' layout."""
+"""`reducio convert`: an official Reducio-VAE checkpoint -> a diffusers model folder (config.json +
+diffusion_pytorch_model.safetensors); a VAE, DiT or pipeline folder in the older reducio layout ->
+diffusers' layout, same weights."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "it strictly into ReducioVAE and save it in reducio's format.",
     )
     parser.add_argument("input", help="official checkpoint, e.g. reducio-ft4-fs32-attn23.ckpt, or a "
-                                      "pipeline folder in the older reducio layout")
+                                      "VAE, DiT or pipeline folder in the older reducio layout "
+                                      "(model.safetensors), rewritten in diffusers' layout")
     parser.add_argument("-o", "--output", required=True,
                         help="output folder (or a .safetensors path with --single-file)")
     parser.add_argument("--config", default=None,
@@ -32,8 +34,22 @@ def run(args: argparse.Namespace) -> int:
 
     if (Path(args.input) / "model_index.json").is_file():
         return convert_pipeline(args)
-    from reducio.convert.vae_checkpoint import convert_official_vae  # torch only when run
+    from reducio.convert.vae_checkpoint import (  # torch only when run
+        convert_official_vae,
+        is_model_folder,
+        upgrade_model_folder,
+    )
 
+    if is_model_folder(args.input):
+        if args.config is not None or args.single_file:
+            from reducio.errors import ConfigError
+
+            raise ConfigError("--config and --single-file apply to official checkpoints; a model "
+                              "folder converts without them")
+        report = upgrade_model_folder(args.input, args.output)
+        for line in report.lines():
+            print(line)
+        return 0
     report = convert_official_vae(args.input, args.output, config=args.config,
                                   single_file=args.single_file, torch_dtype=args.dtype)
     for line in report.lines():
