@@ -83,12 +83,12 @@ def _generate(pipe, prompt: str, generator: torch.Generator, args,
     if args.guidance is not None:
         kwargs["guidance_scale"] = args.guidance
     if args.stage1_candidates is not None and image is None:
-        kwargs["stage1_candidates"] = args.stage1_candidates
+        kwargs["num_candidates"] = args.stage1_candidates
     if image is not None:  # image-to-video: the content frame (1, 3, S, S) in [-1, 1]
         out = pipe(image, prompt, output_type="pt", **kwargs)
     else:
         out = pipe(prompt, output_type="pt", height=args.size, width=args.size, **kwargs)
-    return out.frames[0]  # 3 T H W in [-1, 1]
+    return out.frames[0].permute(1, 0, 2, 3) * 2.0 - 1.0  # T 3 H W in [0, 1] -> 3 T H W in [-1, 1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,9 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     kind = ReducioImageToVideoPipeline if args.image_to_video else ReducioTextToVideoPipeline
-    pipe = kind.from_pretrained(args.pipeline)
-    if hasattr(pipe, "set_progress_bar_config"):
-        pipe.set_progress_bar_config(disable=True)
+    pipe = kind.from_pretrained(args.pipeline or "tiny")
+    pipe.set_progress_bar_config(disable=True)
     evaluator = ShapesEvaluator()
     report = {"pipeline": args.pipeline or "builtin", "image_to_video": args.image_to_video,
               "steps": args.steps, "guidance": args.guidance, "stage1_candidates": args.stage1_candidates,

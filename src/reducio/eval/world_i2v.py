@@ -31,12 +31,6 @@ logger = logging.getLogger(__name__)
 CONTENT_FRAME = 7  # (T - 1) // 2 of a 16-frame clip: the frame the pipeline places the image at
 
 
-def pipeline_dit(pipe) -> torch.nn.Module:
-    """The DiT of an image-to-video pipeline (`transformer` in diffusers' naming, `dit` before)."""
-    dit = getattr(pipe, "transformer", None)
-    return dit if dit is not None else pipe.dit
-
-
 def derangement(count: int, seed: int = 12345) -> np.ndarray:
     """A fixed permutation with no fixed point: video i is judged against caption perm[i] != i."""
     permutation = np.random.default_rng(seed).permutation(count)
@@ -72,7 +66,8 @@ def world_i2v_split(pipe, split_spec: str, count: int, *, size: int = 64, seed: 
     for i, clip in enumerate(clips):
         image = torch.from_numpy(clip.video[CONTENT_FRAME]).permute(2, 0, 1).float()[None] / 127.5 - 1  # 1 3 S S
         generator = torch.Generator().manual_seed(seed + i)  # one per video: independent of batching
-        video = pipe(image, prompts[i], generator=generator, **kwargs).frames[0]                      # 3 T S S
+        frames = pipe(image, prompts[i], generator=generator, **kwargs).frames[0]         # T 3 S S in [0, 1]
+        video = frames.permute(1, 0, 2, 3) * 2.0 - 1.0                                   # 3 T S S in [-1, 1]
         verdict = evaluator.evaluate(video, prompts[i])
         own.update(verdict)
         by_count.setdefault(len(verdict.objects), ShapesAccuracy()).update(verdict)
@@ -98,17 +93,13 @@ def world_i2v_split(pipe, split_spec: str, count: int, *, size: int = 64, seed: 
 
 
 def load_i2v_pipeline(path: str | None, *, lora: str | Path | None = None, lora_scale: float = 1.0):
-    """The image-to-video pipeline at `path` (None: the built-in one), with a LoRA loaded straight
-    into its DiT (`reducio.training.lora.load_lora_into_dit`) when given."""
+    """The image-to-video pipeline at `path` (None: the built-in one), with a LoRA on its DiT
+    (`load_lora_weights`, at `lora_scale`) when given."""
     from reducio.pipelines import ReducioImageToVideoPipeline
 
-    pipe = ReducioImageToVideoPipeline.from_pretrained(path)
-    if hasattr(pipe, "set_progress_bar_config"):
-        pipe.set_progress_bar_config(disable=True)
+    pipe = ReducioImageToVideoPipeline.from_pretrained("tiny" if path is None else path)
+    pipe.set_progress_bar_config(disable=True)
     if lora is not None:
-        from reducio.training.lora import load_lora_into_dit
-
-        dit = pipeline_dit(pipe)
-        load_lora_into_dit(dit, lora, scale=lora_scale)
-        dit.eval()
+        pipe.load_lora_weights(lora, adapter_name="lora")
+        pipe.set_adapters(["lora"], [lora_scale])
     return pipe
