@@ -1,19 +1,25 @@
 """Benchmark 3: end-to-end text-to-video, broken down by stage.
 
 Stages (exclusive wall times; they add up to the total):
-    text_encode        the text encoder (T5-XXL at full scale; MiniLM for tiny)
-    stage1             text -> content image (PixArt-alpha 1024 + SD VAE decode at full scale;
-                       the built-in pixel DiT for tiny), its own text encoding excluded
+    text_encode        the text encoder (T5-XXL at full scale; MiniLM for tiny), once per video:
+                       both stages read its tokens
+    stage1             text tokens -> content image (PixArt-alpha 1024 + SD VAE decode at full
+                       scale; the built-in pixel DiT for tiny)
     image_conditions   the DiT's image conditions of the content frame (CLIP ViT-H tokens + SD-VAE
                        latent at full scale; pixel patches + pooled RGB for tiny)
     dit_loop           Reducio-DiT sampling: `steps` scheduler steps with text guidance 4.5 and
                        image guidance 1.0 (2 DiT passes per step, batched), plus scheduler work
+                       and the pipeline's own steps (output conversion)
     vae_decode         Reducio-VAE decode around the content frame (tiled at 1024 px), including
                        its content-encoder pass
-Generation itself runs through `reducio.pipelines` (ReducioTextToVideoPipeline for tiny; stage 1
-from diffusers' PixArtAlphaPipeline + ReducioImageToVideoPipeline for full), with their models'
-methods wrapped by `StageTimer` (CUDA events on a GPU). All weights are random: only shapes set
-the time. The paper reports 15.5 s for 16 x 1024 x 1024 on one A100 (its breakdown is not given).
+Generation itself runs through the diffusers pipelines of `reducio.pipelines`
+(ReducioTextToVideoPipeline for tiny; diffusers' PixArtAlphaPipeline for stage 1 +
+ReducioImageToVideoPipeline for full), with the pipeline's `_encode_text`, `encode_image`,
+`generate_content_image` and the VAE's `decode` wrapped by `StageTimer` (CUDA events on a GPU).
+With model CPU offload (diffusers' `enable_model_cpu_offload`) a model's copy to the device, and
+the previous model's copy back, is billed to the stage that runs it. All weights are random: only
+shapes set the time. The paper reports 15.5 s for 16 x 1024 x 1024 on one A100 (its breakdown is
+not given).
 """
 
 from __future__ import annotations
@@ -77,44 +83,105 @@ E2E_SPECS: dict[str, E2ESpec] = {
 }
 
 
+class EmbeddingsOnlyTokenizer:
+    """The full setting's tokenizer slot. T5 with random weights has no tokenizer offline: every
+    prompt reaches the pipeline as T5 token states (`prompt_embeds`), so tokenizing is an error."""
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        raise BenchmarkError("the e2e benchmark passes prompts as prompt_embeds; the full "
+                             "setting has no tokenizer")
+
+
+def _video_scheduler(dit):
+    """(DiffusionConfig, scheduler) for the DiT's prediction type (DPM-Solver++ for epsilon)."""
+    from reducio.diffusion import DiffusionConfig, make_scheduler
+
+    config = DiffusionConfig.for_prediction(dit.arch.prediction_type)
+    return config, make_scheduler(config, None)
+
+
 def _full_pipelines(spec: E2ESpec, vae, dit, device, dtype):
+    """(T5 encoder, PixArtAlphaPipeline, ReducioImageToVideoPipeline); the T5 model is also the
+    video pipeline's text_encoder (its width is checked, and offload moves it), but prompts arrive
+    as embeddings."""
     from reducio.bench import e2e_components as comp
     from reducio.pipelines import ReducioImageToVideoPipeline
 
     t5 = comp.build_t5_encoder(spec.text, device, dtype)
     stage1 = comp.build_pixart_pipeline(spec.stage1, spec.stage1_vae, device, dtype)
+    diffusion, scheduler = _video_scheduler(dit)
     i2v = ReducioImageToVideoPipeline(
-        vae, dit, comp.t5_text_encoder(t5, spec.text_length),
-        comp.build_clip_semantic(spec.semantic, device, dtype),
-        comp.build_sd_content(spec.content, device, dtype))
+        vae, dit, scheduler, t5, EmbeddingsOnlyTokenizer(),
+        comp.build_clip_vision(spec.semantic, device, dtype),
+        comp.build_sd_encoder(spec.content, device, dtype),
+        diffusion_config=diffusion, max_sequence_length=spec.text_length)
     return t5, stage1, i2v
 
 
 def _tiny_pipeline(spec: E2ESpec, vae, dit, device, dtype):
+    """ReducioTextToVideoPipeline: MiniLM, a fresh tiny-image stage 1, pixel patches, pooled RGB."""
+    from reducio.conditioning import (
+        MiniLMTextEncoder,
+        PatchPixelSemanticEncoder,
+        PooledRGBContentEncoder,
+    )
     from reducio.pipelines import ReducioStage1Generator, ReducioTextToVideoPipeline, Stage1Config
-    from reducio.pipelines.components import load_text_encoder
 
     with torch.device(device):
         stage1 = ReducioStage1Generator(Stage1Config.preset("tiny-image"))
     stage1 = stage1.to(device=device, dtype=dtype).eval()
-    text = load_text_encoder("minilm", device=device, torch_dtype=dtype)
-    return ReducioTextToVideoPipeline.from_components(vae=vae, dit=dit, stage1=stage1,
-                                                      text_encoder=text)
+    text = MiniLMTextEncoder.load(max_length=spec.text_length, device=device, torch_dtype=dtype)
+    diffusion, scheduler = _video_scheduler(dit)
+    return ReducioTextToVideoPipeline.from_stage1(
+        stage1, vae=vae, transformer=dit, scheduler=scheduler, text_encoder=text.model,
+        tokenizer=text.tokenizer, semantic_encoder=PatchPixelSemanticEncoder(),
+        content_encoder=PooledRGBContentEncoder(), diffusion_config=diffusion,
+        max_sequence_length=spec.text_length)
 
 
-def _instrument(timer: StageTimer, i2v) -> None:
-    for encoder in (i2v.semantic_encoder, i2v.content_encoder):
-        if encoder is not None:
-            timer.wrap(encoder, "encode", "image_conditions")
-    timer.wrap(i2v.vae, "decode", "vae_decode")
+def _timed_methods(pipe) -> list[tuple[Any, str, str]]:
+    """(object, method, stage) of the calls billed to a stage of their own. Stable objects only:
+    the pipeline's encoders are wrapped anew on every `encode_image` call, so that method is
+    timed, not the wrappers."""
+    targets = [(pipe, "_encode_text", "text_encode"), (pipe, "encode_image", "image_conditions"),
+               (pipe.vae, "decode", "vae_decode")]
+    if hasattr(pipe, "generate_content_image"):
+        targets.append((pipe, "generate_content_image", "stage1"))
+    hook = getattr(pipe.vae, "_hf_hook", None)
+    if hook is not None:
+        # with offload the pipeline moves the VAE on (and the DiT off) just before decoding:
+        # a second vae_decode call per window
+        targets.append((hook, "pre_forward", "vae_decode"))
+    return targets
 
 
-def offload_mode(offload: bool | str | None) -> str | None:
-    """None (off), "copy" (True) or "pinned"; anything else is refused by name."""
+def _instrument(timer: StageTimer, pipe) -> None:
+    for obj, method, stage in _timed_methods(pipe):
+        timer.wrap(obj, method, stage)
+
+
+def _unwrap(pipe) -> None:
+    """Drop the instance-level timing wrappers so the next run wraps the originals again (the
+    offload hooks are replaced after every call, theirs go with them)."""
+    for obj, method, _ in _timed_methods(pipe):
+        if method in vars(obj):
+            object.__delattr__(obj, method)
+
+
+def requested_offload(offload: bool | str | None) -> str | None:
+    """The offload option by name: None (off), "copy" (True) or "pinned"; anything else is refused."""
     mode = {True: "copy", False: None, "none": None}.get(offload, offload)
     if mode not in (None, "copy", "pinned"):
         raise BenchmarkError(f"offload must be 'copy', 'pinned' or off, got {offload!r}")
     return mode
+
+
+def offload_mode(offload: bool | str | None) -> str | None:
+    """What runs for the offload option: None (off) or "copy", diffusers' model CPU offload
+    (`enable_model_cpu_offload`), which copies each model to the device when it runs and back to
+    the CPU when the next one does. "pinned" is accepted and runs as "copy": diffusers' offload
+    keeps no pinned CPU copies."""
+    return None if requested_offload(offload) is None else "copy"
 
 
 def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup: int = 1,
@@ -127,18 +194,18 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
 
     vae_tiling: "preset" (ft4-1024: the release's tiles), "off" (whole-frame decode: fewer FLOPs,
     not parity-exact). channels_last: the VAE decoder's 3D convolutions in NDHWC. compile_mode:
-    torch.compile mode for the DiT ("reduce-overhead" = CUDA graphs). offload: model CPU offload
-    (pipelines/offload.py): every model in CPU memory, each stage's on the device only while it
-    runs; the peak memory then is one stage's weights plus activations. offload="pinned": the same
-    with pinned CPU copies kept and no copy back (ModelCPUOffload(keep_cpu_copy=True));
-    True / "copy": copied both ways."""
+    torch.compile mode for the DiT ("reduce-overhead" = CUDA graphs). offload: model CPU offload,
+    diffusers' `enable_model_cpu_offload(device=...)` on each pipeline (`offload_mode`): every
+    model in CPU memory, copied to the device when it runs and back when the next one runs; the
+    peak memory then is about one model's weights plus activations. "copy", True and "pinned" all
+    run it (the record keeps the requested name in `offload_requested`)."""
     from reducio.bench.dit import build_dit
     from reducio.bench.vae import _reducio
     from reducio.models.dit import DiTConfig
 
     set_threads(threads)
+    requested = requested_offload(offload)
     offload = offload_mode(offload)
-    keep_cpu_copy = offload == "pinned"
     spec = E2ESpec(**spec)
     dev, torch_dtype = resolve_device(device), parse_dtype(dtype)
     dit_config = DiTConfig.preset(spec.dit_preset)
@@ -163,29 +230,20 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     prompt = "a red ball bouncing on a wooden floor, camera slowly panning right"
 
     if spec.kind == "full":
-        t5, stage1, i2v = _full_pipelines(spec, vae, dit, dev, torch_dtype)
-        i2v.set_progress_bar_config(disable=True)
-        offloader = None
+        t5, stage1, pipe = _full_pipelines(spec, vae, dit, dev, torch_dtype)
         if offload:
-            from reducio.pipelines.offload import ModelCPUOffload
-
-            offloader = ModelCPUOffload(dev, keep_cpu_copy=keep_cpu_copy)
-            i2v.enable_model_cpu_offload(dev, keep_cpu_copy=keep_cpu_copy)
-            t5.to("cpu")
-            stage1.transformer.to("cpu")
-            stage1.vae.to("cpu")
+            pipe.enable_model_cpu_offload(device=dev)      # T5 is its text_encoder
+            stage1.enable_model_cpu_offload(device=dev)
         g = torch.Generator().manual_seed(seed)
         # token ids stand in for the tokenizer (microseconds); [prompt, empty negative] batched
         ids = torch.randint(2, spec.text["vocab_size"], (2, spec.text_length), generator=g).to(dev)
         mask = torch.ones_like(ids)
 
         def generate(timer: StageTimer, steps: int):
-            if offloader is not None:
-                offloader.load(t5)
             with timer.stage("text_encode"):
-                tokens = t5(input_ids=ids, attention_mask=mask).last_hidden_state   # 2 L 4096
-            if offloader is not None:
-                offloader.load(stage1.transformer, stage1.vae)
+                tokens = t5(input_ids=ids, attention_mask=mask).last_hidden_state   # 2 L D
+                if offload:
+                    t5.to("cpu")   # before stage 1; its offload hook moves it on again when called
             with timer.stage("stage1"):
                 image = stage1(negative_prompt=None, prompt_embeds=tokens[:1],
                                prompt_attention_mask=mask[:1],
@@ -195,42 +253,39 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
                                guidance_scale=spec.stage1_guidance_scale, height=spec.size,
                                width=spec.size, output_type="pt", use_resolution_binning=False,
                                generator=torch.Generator(dev).manual_seed(seed)).images
-                image = image.float() * 2 - 1                                          # B 3 H W
-            if offloader is not None:
-                offloader.release()   # the video stage offloads its own models
+                image = image.float() * 2 - 1                              # B 3 H W in [-1, 1]
             with timer.stage("dit_loop"):
-                return i2v(image, prompt_embeds=tokens[:1], prompt_attention_mask=mask[:1].bool(),
-                           num_inference_steps=steps, guidance_scale=spec.guidance_scale,
-                           image_guidance_scale=spec.image_guidance_scale,
-                           num_frames=spec.frames, generator=torch.Generator(dev).manual_seed(seed))
-        pipe_i2v = i2v
+                return pipe(image, prompt_embeds=tokens[:1], prompt_attention_mask=mask[:1].bool(),
+                            num_inference_steps=steps, guidance_scale=spec.guidance_scale,
+                            image_guidance_scale=spec.image_guidance_scale,
+                            num_frames=spec.frames, output_type="pt",
+                            generator=torch.Generator(dev).manual_seed(seed))
     elif spec.kind == "tiny":
-        t2v = _tiny_pipeline(spec, vae, dit, dev, torch_dtype)
-        t2v.set_progress_bar_config(disable=True)
+        pipe = _tiny_pipeline(spec, vae, dit, dev, torch_dtype)
         if offload:
-            t2v.enable_model_cpu_offload(dev, keep_cpu_copy=keep_cpu_copy)
-        pipe_i2v = t2v.image_pipeline
+            pipe.enable_model_cpu_offload(device=dev)
 
         def generate(timer: StageTimer, steps: int):
             with timer.stage("dit_loop"):
-                return t2v(prompt, num_inference_steps=steps,
-                           guidance_scale=spec.guidance_scale,
-                           image_guidance_scale=spec.image_guidance_scale,
-                           stage1_steps=spec.stage1_steps, height=spec.size, width=spec.size,
-                           num_frames=spec.frames,
-                           generator=torch.Generator(dev).manual_seed(seed))
+                return pipe(prompt, num_inference_steps=steps,
+                            guidance_scale=spec.guidance_scale,
+                            image_guidance_scale=spec.image_guidance_scale,
+                            stage1_num_inference_steps=spec.stage1_steps,
+                            stage1_guidance_scale=spec.stage1_guidance_scale, num_candidates=1,
+                            height=spec.size, width=spec.size, num_frames=spec.frames,
+                            output_type="pt", generator=torch.Generator(dev).manual_seed(seed))
     else:
         raise BenchmarkError(f"E2ESpec.kind must be 'full' or 'tiny', got {spec.kind!r}")
+    pipe.set_progress_bar_config(disable=True)
 
     def run_once(steps: int) -> tuple[StageTimer, Any]:
         timer = StageTimer(dev)
-        _instrument(timer, pipe_i2v)
-        if spec.kind == "tiny":
-            timer.wrap(t2v.image_pipeline.text_encoder, "encode", "text_encode")
-            timer.wrap(t2v.stage1, "forward", "stage1")
-        with torch.no_grad():
-            out = generate(timer, steps)
-        _unwrap(pipe_i2v, t2v.stage1 if spec.kind == "tiny" else None)
+        _instrument(timer, pipe)
+        try:
+            with torch.no_grad():
+                out = generate(timer, steps)
+        finally:
+            _unwrap(pipe)
         return timer, out
 
     for _ in range(warmup):
@@ -238,7 +293,7 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     timer, out = run_once(spec.steps)
-    frames = out.frames
+    frames = out.frames                                                            # B T 3 H W
     more = {}
     for steps in extra_steps:
         extra_timer, extra_out = run_once(steps)
@@ -248,7 +303,8 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     record = {"spec": dataclasses.asdict(spec), "device": str(dev), "dtype": dtype_name(torch_dtype),
               "compile": compile, "compile_mode": compile_mode, "vae_tiling": vae_tiling,
               "vae_tiled": bool(vae.use_tiling), "channels_last": channels_last, "offload": offload,
-              "warmup": warmup, "output_shape": list(frames.shape),
+              "offload_requested": requested, "warmup": warmup,
+              "output_shape": list(frames.shape), "output_layout": "B T 3 H W",
               "timing": timer.to_dict(), "pipeline_timings": dict(out.timings),
               "extra_steps": more,
               "dit_parameters": sum(p.numel() for p in dit.parameters()),
@@ -275,17 +331,10 @@ def _decode_label(r: dict) -> str:
     if r.get("compile_mode"):
         parts.append(f"compile mode {r['compile_mode']}")
     if r.get("offload"):
-        parts.append("model CPU offload" + (" (pinned CPU copies, no copy back)"
-                                            if r["offload"] == "pinned" else ""))
+        pinned = r.get("offload_requested") == "pinned"
+        parts.append("model CPU offload (diffusers, copied both ways"
+                     + ("; 'pinned' requested: diffusers has no pinned mode" if pinned else "") + ")")
     return "".join(", " + p for p in parts)
-
-
-def _unwrap(i2v, stage1) -> None:
-    """Drop the instance-level timing wrappers so the next run wraps the originals again."""
-    for obj, method in ((i2v.semantic_encoder, "encode"), (i2v.content_encoder, "encode"),
-                        (i2v.vae, "decode"), (i2v.text_encoder, "encode"), (stage1, "forward")):
-        if obj is not None and method in vars(obj):
-            delattr(obj, method)
 
 
 def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
@@ -304,7 +353,7 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
 
     dev = resolve_device(device)
     cpu = dev.type == "cpu"
-    offload = offload_mode(offload)
+    requested, offload = requested_offload(offload), offload_mode(offload)
     if spec is None:
         scale = scale or ("tiny" if cpu else "full")
         if scale not in E2E_SPECS:
@@ -327,6 +376,9 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
     if cpu and spec.kind == "full":
         progress("[e2e] warning: the full setting on a CPU builds ~8B random parameters "
                  "(T5-XXL alone is 19 GB in fp32) and runs for hours; use --scale tiny here")
+    if requested == "pinned":
+        progress("[e2e] note: --offload pinned runs diffusers' model CPU offload, which copies "
+                 "each model both ways (no pinned mode); recorded as offload 'copy'")
     progress(f"[e2e] {spec.name}: {spec.frames}x{spec.size}x{spec.size}, {spec.steps} steps, "
              f"{dtype} on {dev} ...")
     result = run_measurement("reducio.bench.e2e:measure_e2e",
@@ -334,13 +386,14 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                                   warmup=warmup, compile=compile, threads=threads, seed=seed,
                                   vae_tiling=vae_tiling, channels_last=channels_last,
                                   compile_mode=compile_mode, extra_steps=tuple(extra_steps),
-                                  offload=offload),
+                                  offload=requested or False),
                              isolated=isolated, threads=threads)
     return {"benchmark": "e2e", "environment": environment(dev),
             "settings": {"scale": spec.name, "dtype": dtype, "compile": compile,
                          "compile_mode": compile_mode, "vae_tiling": vae_tiling,
                          "channels_last": channels_last, "offload": offload,
-                         "warmup": warmup, "isolated": isolated, "seed": seed},
+                         "offload_requested": requested, "warmup": warmup,
+                         "isolated": isolated, "seed": seed},
             "paper_a100_s": PAPER_A100_S, "result": result}
 
 

@@ -48,7 +48,8 @@ def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) ->
 
 
 def build_t5_encoder(config: dict, device: torch.device, dtype: torch.dtype):
-    """A `T5EncoderModel` with random weights (no tokenizer: the benchmark feeds token ids)."""
+    """A `T5EncoderModel` with random weights (no tokenizer: the benchmark feeds token ids and
+    passes the states on as prompt embeddings)."""
     from transformers import T5Config, T5EncoderModel
 
     with torch.device(device):
@@ -72,31 +73,30 @@ def build_pixart_pipeline(transformer: dict, vae: dict, device: torch.device, dt
     return pipe
 
 
-def build_clip_semantic(config: dict, device: torch.device, dtype: torch.dtype):
+def build_clip_vision(config: dict, device: torch.device, dtype: torch.dtype):
+    """A `CLIPVisionModel` with random weights: the pipelines' `semantic_encoder` component."""
     from transformers import CLIPVisionConfig, CLIPVisionModel
-
-    from reducio.conditioning import CLIPSemanticEncoder
 
     with torch.device(device):
         model = CLIPVisionModel(CLIPVisionConfig(**config))
-    return _place(CLIPSemanticEncoder(_place(model, device, dtype)), device, dtype)
+    return _place(model, device, dtype)
 
 
-def build_sd_content(config: dict, device: torch.device, dtype: torch.dtype):
-    """The SD VAE encoder half as the DiT's content encoder (decoder dropped, as from_pretrained)."""
+def build_sd_encoder(config: dict, device: torch.device, dtype: torch.dtype):
+    """An `AutoencoderKL` with random weights and its decoder dropped (as
+    `SDVAEContentEncoder.from_pretrained` does): the pipelines' `content_encoder` component."""
     from diffusers import AutoencoderKL
-
-    from reducio.conditioning import SDVAEContentEncoder
 
     with torch.device(device):
         vae = AutoencoderKL(**config)
     vae.decoder = None
     vae.post_quant_conv = None
-    return _place(SDVAEContentEncoder(_place(vae, device, dtype)), device, dtype)
+    return _place(vae, device, dtype)
 
 
-def t5_text_encoder(model, max_length: int):
-    """Wrap a T5 model as the pipeline's TextEncoder (dim check); prompts arrive as embeddings."""
-    from reducio.conditioning import HFTextEncoder
+def build_sd_content(config: dict, device: torch.device, dtype: torch.dtype):
+    """`build_sd_encoder` in the conditioning interface (`SDVAEContentEncoder`), for latent
+    extraction."""
+    from reducio.conditioning import SDVAEContentEncoder
 
-    return HFTextEncoder(model, tokenizer=None, max_length=max_length)
+    return _place(SDVAEContentEncoder(build_sd_encoder(config, device, dtype)), device, dtype)

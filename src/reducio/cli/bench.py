@@ -100,9 +100,10 @@ def _args_e2e(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels-last", action="store_true",
                    help="run the VAE decoder's 3D convolutions channels-last (NDHWC)")
     p.add_argument("--offload", nargs="?", const="copy", default=None, choices=("copy", "pinned"),
-                   help="model CPU offload: each stage's models on the device only while it runs "
-                        "(the memory a smaller GPU needs); 'pinned': keep pinned CPU copies and "
-                        "drop the device copy instead of copying it back")
+                   help="model CPU offload (diffusers' enable_model_cpu_offload): each stage's "
+                        "models on the device only while it runs (the memory a smaller GPU needs), "
+                        "copied both ways; 'pinned' is accepted and runs the same (diffusers has no "
+                        "pinned mode)")
     p.add_argument("--compile-mode", default=None,
                    choices=("default", "reduce-overhead", "max-autotune",
                             "max-autotune-no-cudagraphs"),
