@@ -21,8 +21,9 @@ def register(subparsers) -> None:
             "Generate a video with a Reducio pipeline (docs/generate.md). Without --image, stage 1 "
             "draws the content image from the prompt; with --image, that image is used. Either "
             "way the image becomes the MIDDLE frame of the clip (frame 7 of 16), not the first "
-            "frame as in most image-to-video models. With no model argument the built-in default "
-            "(trained on the synthetic shapes world, 64 px) runs offline."),
+            "frame as in most image-to-video models, unless --image-position first. With no "
+            "model argument the built-in default (trained on the synthetic shapes world, 64 px) "
+            "runs offline."),
         epilog=_vocabulary_help(),
     )
     parser.add_argument("prompt", help="text prompt, e.g. 'a red circle moving right on a black background'")
@@ -30,7 +31,13 @@ def register(subparsers) -> None:
                         help="output video: .mp4 .mov .mkv .webm .gif, or a folder of PNG frames")
     parser.add_argument("--image", default=None,
                         help="content image (png/jpg or a video's first frame); it becomes the MIDDLE "
-                             "frame (7 of 16) of the clip, NOT the first frame")
+                             "frame (7 of 16) of the clip, NOT the first frame, unless "
+                             "--image-position first")
+    parser.add_argument("--image-position", choices=("middle", "first"), default="middle",
+                        help="where the content image (--image, or stage 1's) goes: middle = frame "
+                             "7 of 16, with the motion leading up to it before it, as the model is "
+                             "trained (the default); first = frame 0, the clip moving forward from "
+                             "it (one more 16-frame window to generate)")
     parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=positive_int, default=None, help="sampler steps of the video stage")
     parser.add_argument("--guidance", type=non_negative_number, default=None,
@@ -137,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     common = dict(negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
                   guidance_scale=args.guidance, image_guidance_scale=args.image_guidance,
-                  generator=generator, num_frames=args.frames, output_type="pt")
+                  generator=generator, num_frames=args.frames, output_type="pt",
+                  image_position=args.image_position)
     height, width = size if size is not None else (None, None)
     if image is not None:
         out = pipe(image, args.prompt, **common)
@@ -153,10 +161,13 @@ def run(args: argparse.Namespace) -> int:
     if args.gif and output.suffix.lower() != ".gif":
         written.append(write_video(output.with_suffix(".gif"), video, fps=fps))
     _, frames, h, w = video.shape
-    middle = (min(frames, 16) - 1) // 2
+    if args.image_position == "first":
+        where = "frame 0 (--image-position first)"
+    else:
+        where = f"frame {(min(frames, 16) - 1) // 2} (the middle of the first 16-frame window)"
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in out.timings.items())
     print(f"wrote {' and '.join(str(p) for p in written)}: {frames} frames {h}x{w} at {fps:g} fps; "
-          f"the content image is frame {middle} (the middle of the first 16-frame window)")
+          f"the content image is {where}")
     print(f"timings: {stages}")
     return 0
 

@@ -7,7 +7,9 @@ and group offload come from diffusers), sampling defaults and the weightless enc
 with `register_to_config` (model_index.json).
 
 The image becomes the CONTENT FRAME, the MIDDLE frame of the clip: frame (T-1)//2 = 7 of a
-16-frame clip, not frame 0 (SPEC 1, paper Table 3: middle >> random >> none).
+16-frame clip, not frame 0 (SPEC 1, paper Table 3: middle >> random >> none). With
+image_position="first" the clip starts at the image instead: the windows are planned as for a
+clip 8 frames longer and the frames before the image are left out (long_video.py).
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ logger = logging.getLogger(__name__)
 Callback = Callable[[Any, int, torch.Tensor, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 MODEL_INDEX = "model_index.json"
 BUILTIN_NAMES = ("builtin", "tiny")
+# Where the image goes: "middle" = frame (W-1)//2 of window 0, as trained; "first" = the clip's
+# frame 0, the clip moving forward from it.
+IMAGE_POSITIONS = ("middle", "first")
 _SAMPLER_NAMES = {"DPMSolverMultistepScheduler": "dpm", "DDIMScheduler": "ddim",
                   "DDPMScheduler": "ddpm", "FlowMatchEulerDiscreteScheduler": "euler"}
 # The weightless stand-in encoders are settings, not components (nothing to save or offload).
@@ -317,8 +322,12 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
                            image_guidance_scale: Any, num_frames: Any, num_videos_per_prompt: Any,
                            output_type: Any, prompt_embeds, prompt_attention_mask, negative_prompt,
                            latents, callback_on_step_end, callback_on_step_end_tensor_inputs,
-                           height, width) -> WindowPlan:
+                           height, width, image_position: Any = "middle") -> WindowPlan:
         """PipelineInputError naming the argument, the rule and the value received."""
+        if not isinstance(image_position, str) or image_position not in IMAGE_POSITIONS:
+            raise PipelineInputError(f"`image_position` must be one of {IMAGE_POSITIONS} (\"middle\": "
+                                     f"the image is frame 7 of 16, \"first\": it is frame 0), got "
+                                     f"{image_position!r}")
         check_count("num_inference_steps", num_inference_steps)
         check_count("num_videos_per_prompt", num_videos_per_prompt)
         for name, value in (("guidance_scale", guidance_scale),
@@ -377,7 +386,9 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
         if not isinstance(num_frames, int) or isinstance(num_frames, bool):
             raise PipelineInputError(f"`num_frames` must be an integer, got {num_frames!r}")
         window = self.vae.num_frames
-        plan = plan_windows(num_frames, window, self.vae.content_frame_index(window))
+        content_index = self.vae.content_frame_index(window)
+        plan = plan_windows(num_frames, window, content_index,
+                            first_frame=content_index if image_position == "first" else 0)
         if latents is not None:
             if not isinstance(latents, torch.Tensor):
                 raise PipelineInputError(f"`latents` must be a tensor, got {type(latents).__name__}")
@@ -388,10 +399,12 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
                 c, t, lh, lw = self.vae.latent_shape(window, h, w)
                 shape = (batch * num_videos_per_prompt, c, t * plan.num_windows, lh, lw)
                 if tuple(latents.shape) != shape:
+                    first = (" with image_position 'first' (one window more than 'middle')"
+                             if plan.first_frame else "")
                     raise PipelineInputError(
                         f"`latents` must have shape {shape} (B * num_videos_per_prompt, C, {t} latent "
                         f"frames x {plan.num_windows} window(s), H/{s}, W/{s}) for a {h}x{w} video of "
-                        f"{num_frames} frames, got {tuple(latents.shape)}")
+                        f"{num_frames} frames{first}, got {tuple(latents.shape)}")
         return plan
 
     # ------------------------------------------------------------------ generation
@@ -570,4 +583,5 @@ def _read_model_index(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not valid JSON: {error}") from None
 
 
-__all__ = ["BUILTIN_NAMES", "ReducioVideoPipeline", "check_count", "check_number", "has_stage1"]
+__all__ = ["BUILTIN_NAMES", "IMAGE_POSITIONS", "ReducioVideoPipeline", "check_count", "check_number",
+           "has_stage1"]

@@ -10,7 +10,10 @@ of a 16-frame clip, not frame 0. Reducio-VAE decodes every window around its mid
 (SPEC 1, paper Table 3: middle >> random >> none), and the DiT is trained on that frame's
 conditions, so the generated clip shows the image at frame 7 with 7 frames before it (the motion
 leading up to the picture) and 8 after. Users of other image-to-video models (SVD, I2VGen-XL,
-DynamiCrafter) expect the image as the first frame; here it is not.
+DynamiCrafter) expect the image as the first frame: pass image_position="first" for that. The
+model still decodes around the image as its middle frame; the pipeline then keeps the frames from
+the image on and extends the clip forward with one more overlapping window (long_video.py), so
+frame 0 is the image as the VAE rebuilds it and the clip costs one window more.
 """
 
 import time
@@ -115,8 +118,10 @@ class ReducioImageToVideoPipeline(ReducioVideoPipeline):
         callback_on_step_end: Callback | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
         renormalize_latents: bool = True,
+        image_position: str = "middle",
     ):
-        """Generate `num_frames` frames around `image` (the MIDDLE frame (T-1)//2 of each clip).
+        """Generate `num_frames` frames around `image` (the MIDDLE frame (T-1)//2 of each clip),
+        or from it (image_position="first").
 
         Args:
             image: the content frame: (B, 3, H, W) / (3, H, W) float in [-1, 1], uint8 tensor, PIL
@@ -131,14 +136,25 @@ class ReducioImageToVideoPipeline(ReducioVideoPipeline):
                 image guidance (1 or below = off).
             num_videos_per_prompt: videos per prompt (same image, different noise).
             generator: seeds the starting noise (and stochastic sampler steps).
-            latents: starting noise (B * num_videos_per_prompt, C, n_windows * t, h, w).
-            output_type: "np" | "pt" | "pil" | "latent" (pipelines/pipeline_output.py).
+            latents: starting noise (B * num_videos_per_prompt, C, n_windows * t, h, w);
+                image_position="first" takes one window more than "middle".
+            output_type: "np" | "pt" | "pil" | "latent" (pipelines/pipeline_output.py). With
+                image_position="first", "latent" returns the latents of every window generated,
+                one window more than "middle": decoding window 0
+                (`vae.decode(latents[:, :, :t], content_frames)`) gives 16 frames whose frames
+                7..15 are the clip's frames 0..8; frames 0..6 are not part of the clip.
             return_dict: False returns (frames,), or (latents, content_frames) for "latent".
             callback_on_step_end: f(pipe, step, timestep, {name: tensor}) -> dict, called after
                 each sampler step (of each window: `pipe.current_window`); a returned "latents"
                 replaces the current latents.
             callback_on_step_end_tensor_inputs: the names passed ("latents", "prompt_embeds").
             renormalize_latents: apply `vae.normalize_latent` to the final latent before decoding.
+            image_position: "middle" (default): the image is frame 7 of the clip, with the motion
+                leading up to it before it, as the model is trained. "first": the image is frame
+                0 and the clip moves forward from it; the windows are those of a clip 8 frames
+                longer with the image in the middle, less its first 7 frames and its last one
+                (one more window to generate: 2 for 16 frames). Window k >= 1 is conditioned on
+                clip frame 8 k.
         Returns:
             ReducioPipelineOutput(frames, content_frames, latents, timings).
         """
@@ -161,7 +177,7 @@ class ReducioImageToVideoPipeline(ReducioVideoPipeline):
             negative_prompt=negative_prompt, latents=latents,
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
-            height=height, width=width)
+            height=height, width=width, image_position=image_position)
         device = self._execution_device
 
         # 2. Encode the prompt; repeat prompts and images for num_videos_per_prompt

@@ -31,6 +31,18 @@ shape errors compound from window to window (48 frames = 4 generations deep). No
 corrects it; the text condition is the same for every window and pulls colours and shapes back
 toward the prompt, but position and small errors accumulate: expect the first window to look
 best.
+
+Starting the clip at the image (`first_frame`): the plan may drop the frames of window 0 before
+a given global frame. With first_frame = c the clip begins AT window 0's content frame, so the
+user's image is the clip's frame 0 and the clip only moves forward from it:
+
+    clip frame i = global frame c + i; window 0 gives clip frames 0..8 (its local 7..15), then
+    window k >= 1 gives 8 new frames, its content frame being clip frame 8 (k - 1) + 8 = 8 k.
+
+A clip of num_frames = 16 + 8 k frames then needs global frames up to c + num_frames - 1, i.e.
+one window more than the same length with the image in the middle (16 frames: 2 windows, the
+second one's last frame unused). The windows, their noise and their conditioning are exactly
+those of a (num_frames + 8)-frame clip with the image in the middle; only the stitching differs.
 """
 
 from __future__ import annotations
@@ -44,11 +56,17 @@ from reducio.errors import PipelineInputError
 
 @dataclass(frozen=True)
 class WindowPlan:
-    """Where each window of a long clip lies and which frames it contributes."""
+    """Where each window of a long clip lies and which frames it contributes.
+
+    Global frame indices count from window 0's first frame; the clip is global frames
+    first_frame .. first_frame + num_frames - 1 (first_frame 0: the image is the clip's frame c;
+    first_frame c: it is the clip's frame 0).
+    """
 
     num_frames: int
     window: int
     content_index: int
+    first_frame: int = 0
 
     @property
     def stride(self) -> int:
@@ -62,7 +80,9 @@ class WindowPlan:
 
     @property
     def num_windows(self) -> int:
-        return 1 + (self.num_frames - self.window) // self.stride
+        """Windows needed to reach the clip's last frame (global first_frame + num_frames - 1)."""
+        beyond = self.first_frame + self.num_frames - self.window    # frames past window 0
+        return 1 + max(-(-beyond // self.stride), 0)
 
     def start(self, k: int) -> int:
         """Global index of window k's first frame."""
@@ -73,12 +93,21 @@ class WindowPlan:
         return self.start(k) + self.content_index
 
     def kept(self, k: int) -> range:
-        """Local frames of window k that go into the clip: all of window 0, then c + 1 .. W - 1."""
-        return range(0, self.window) if k == 0 else range(self.content_index + 1, self.window)
+        """Local frames of window k that go into the clip: all of window 0, then c + 1 .. W - 1,
+        less those before global frame first_frame or after the clip's last frame."""
+        first = 0 if k == 0 else self.content_index + 1
+        lo = max(first, self.first_frame - self.start(k))
+        hi = min(self.window, self.first_frame + self.num_frames - self.start(k))
+        return range(lo, max(lo, hi))
 
 
-def plan_windows(num_frames: int, window: int, content_index: int) -> WindowPlan:
-    """The window layout of a `num_frames` clip; PipelineInputError names the valid lengths."""
+def plan_windows(num_frames: int, window: int, content_index: int, *,
+                 first_frame: int = 0) -> WindowPlan:
+    """The window layout of a `num_frames` clip; PipelineInputError names the valid lengths.
+
+    first_frame: the global frame that becomes the clip's frame 0, 0 .. content_index (0: the
+    clip starts with window 0; content_index: the clip starts at window 0's content frame).
+    """
     stride = window - 1 - content_index
     if stride < 1:
         raise PipelineInputError(f"cannot extend windows of {window} frames whose content frame is "
@@ -90,7 +119,12 @@ def plan_windows(num_frames: int, window: int, content_index: int) -> WindowPlan
             f"`num_frames` must be {window} + {stride} k ({valid}, ...): one {window}-frame window, "
             f"then {stride} new frames per extra window (docs/generate.md, 'Long clips'); got "
             f"{num_frames!r}; use {lower} or {lower + stride}")
-    return WindowPlan(num_frames=num_frames, window=window, content_index=content_index)
+    if isinstance(first_frame, bool) or not isinstance(first_frame, int) \
+            or not 0 <= first_frame <= content_index:
+        raise PipelineInputError(f"`first_frame` must be an integer in 0 .. {content_index} (the "
+                                 f"content frame of window 0), got {first_frame!r}")
+    return WindowPlan(num_frames=num_frames, window=window, content_index=content_index,
+                      first_frame=first_frame)
 
 
 def stitch_windows(windows: list[torch.Tensor], plan: WindowPlan) -> torch.Tensor:

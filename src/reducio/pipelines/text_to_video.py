@@ -9,8 +9,9 @@ Stage 1 is the built-in pixel-space generator (stage1.py), held as top-level com
 diffusers' offload hooks reach each model: `image_transformer` (a ReducioDiT with in_channels 3),
 `image_scheduler`, and the optional `image_refiner` and `image_reranker`. Stage 2 is the video
 stage of `ReducioImageToVideoPipeline`: the generated image becomes the MIDDLE frame (frame 7 of
-16) of the clip. For a large text-to-image model (PixArt-alpha, SDXL) run that diffusers pipeline
-and pass its image to `ReducioImageToVideoPipeline`.
+16) of the clip, or its first frame with image_position="first". For a large text-to-image model
+(PixArt-alpha, SDXL) run that diffusers pipeline and pass its image to
+`ReducioImageToVideoPipeline`.
 """
 
 import time
@@ -210,16 +211,19 @@ class ReducioTextToVideoPipeline(ReducioVideoPipeline):
         return_dict: bool = True,
         callback_on_step_end: Callback | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
+        image_position: str = "middle",
     ):
         """Generate a video from text: stage 1 draws the content image (the clip's MIDDLE frame,
-        7 of 16), the video stage animates it. Each of the `num_videos_per_prompt` videos gets its
-        own image.
+        7 of 16, or its frame 0 with image_position="first"), the video stage animates it. Each of
+        the `num_videos_per_prompt` videos gets its own image.
 
         Args (the video stage's as in ReducioImageToVideoPipeline.__call__), and:
             height, width: the video size (None = the stage-1 size, config.stage1_image_size).
             stage1_num_inference_steps, stage1_guidance_scale: stage-1 sampling (None = defaults).
             num_candidates: content images sampled per video, the one the reranker scores best
                 kept (None = config.stage1_num_candidates; 1 = no reranking).
+            image_position: "middle" (default) or "first" (the stage-1 image is frame 0, one
+                window more to generate), as in ReducioImageToVideoPipeline.__call__.
         Returns:
             ReducioPipelineOutput; `content_frames` holds the stage-1 images, `timings` adds
             "text_to_image".
@@ -246,7 +250,8 @@ class ReducioTextToVideoPipeline(ReducioVideoPipeline):
             output_type=output_type, prompt_embeds=None, prompt_attention_mask=None,
             negative_prompt=negative_prompt, latents=latents,
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs)
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
+            image_position=image_position)
         device = self._execution_device
         n = num_videos_per_prompt
         prompts = [p for p in as_prompt_list(prompt) for _ in range(n)]
