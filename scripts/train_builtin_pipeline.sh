@@ -59,16 +59,32 @@ if guidance:
     stage1.config = stage1.config.replace(guidance_scale=float(guidance))
 if sampler:
     stage1.config = stage1.config.replace(sampler=sampler)
-from reducio.pipelines import GenerationDefaults
-# 25 DiT steps: joint accuracy within 3 points of 50 at 8 steps already (docs/generate.md)
-pipe = ReducioTextToVideoPipeline.from_components(vae="tiny", dit=f"{tmp}/dit", stage1=stage1,
-                                                  defaults=GenerationDefaults(num_inference_steps=25))
-# the VAE by name (one copy of the tiny VAE in the package); weights in fp16 on disk (loaded as fp32)
-pipe.save_pretrained(out, references={"vae": {"class": "ReducioVAE", "pretrained": "tiny"}})
+import shutil
 from pathlib import Path
+
 from safetensors.torch import load_file, save_file
-for part in ("dit", "stage1"):
-    path = Path(out) / part / "model.safetensors"
+
+from reducio.conditioning import MiniLMTextEncoder, PatchPixelSemanticEncoder, PooledRGBContentEncoder
+from reducio.diffusion import DiffusionConfig, make_scheduler
+from reducio.models.dit import ReducioDiT
+from reducio.models.vae import ReducioVAE
+
+dit = ReducioDiT.from_pretrained(f"{tmp}/dit")
+text = MiniLMTextEncoder.load()
+diffusion = DiffusionConfig.for_prediction(dit.arch.prediction_type)
+# 25 DiT steps: joint accuracy within 3 points of 50 at 8 steps already (docs/generate.md).
+# The packaged MiniLM and the built-in VAE are named, not copied (component_sources).
+sources = {"text_encoder": "minilm", "tokenizer": "minilm", "vae": "tiny"}
+pipe = ReducioTextToVideoPipeline.from_stage1(
+    stage1, vae=ReducioVAE.from_pretrained("tiny"), transformer=dit,
+    scheduler=make_scheduler(diffusion, None), text_encoder=text.model, tokenizer=text.tokenizer,
+    semantic_encoder=PatchPixelSemanticEncoder(), content_encoder=PooledRGBContentEncoder(),
+    diffusion_config=diffusion, default_num_inference_steps=25, component_sources=sources)
+pipe.save_pretrained(out)
+for name in sources:
+    shutil.rmtree(Path(out) / name, ignore_errors=True)
+# weights in fp16 on disk (loaded as fp32)
+for path in Path(out).glob("*/diffusion_pytorch_model.safetensors"):
     save_file({k: v.half().contiguous() if v.is_floating_point() else v
                for k, v in load_file(path).items()}, path)
 print("wrote", out)

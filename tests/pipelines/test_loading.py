@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -68,3 +69,14 @@ def test_legacy_folder_loads_and_converts_with_the_reference_frames(tmp_path):
     converted.set_progress_bar_config(disable=True)
     torch.testing.assert_close(converted(PROMPT, generator=seeded(1), **call).frames, expected,
                                atol=1e-6, rtol=0)
+
+
+def test_a_missing_component_folder_is_named(tmp_path, pipe):
+    import shutil
+
+    from reducio.errors import CheckpointError
+
+    pipe.save_pretrained(tmp_path / "pipe")
+    shutil.rmtree(tmp_path / "pipe" / "text_encoder")
+    with pytest.raises(CheckpointError, match=r"component folder\(s\) \['text_encoder'\] missing"):
+        ReducioImageToVideoPipeline.from_pretrained(tmp_path / "pipe")

@@ -255,7 +255,18 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
                     kwargs[component] = _load_source(component, source, cache)
             # weights may be stored in float16 to keep the package small; compute in float32
             dtype = torch.float32 if dtype is None else dtype
-            pipe = super().from_pretrained(str(local), dtype=dtype, **kwargs)
+            try:
+                pipe = super().from_pretrained(str(local), dtype=dtype, **kwargs)
+            except OSError as error:  # diffusers' message for a component folder it cannot read
+                missing = [name for name, entry in index.items()
+                           if isinstance(entry, list) and entry[0] is not None
+                           and not name.startswith("_") and not (local / name).is_dir()
+                           and kwargs.get(name) is None]
+                raise CheckpointError(
+                    f"cannot load the pipeline folder {local}: "
+                    + (f"component folder(s) {missing} missing; pass them to from_pretrained "
+                       f"(e.g. {missing[0]}=...) or restore them" if missing
+                       else str(error).splitlines()[0])) from None
             # components passed in (or loaded from their source) take the requested dtype too
             for module in pipe.components.values():
                 if isinstance(module, torch.nn.Module) and module.dtype != dtype:

@@ -1,8 +1,8 @@
 """Stage 1 of text-to-video: the small built-in text-to-image generator (the content frame).
 
-The paper's first stage is "any T2I model" [paper, abstract]; for full scale the text-to-video
-pipeline wraps a diffusers pipeline (`DiffusersImageGenerator` in text_to_video.py). For the
-offline default this module provides a small generator trained on the shapes world's content
+The paper's first stage is "any T2I model" [paper, abstract]; at full scale a diffusers
+text-to-image pipeline (e.g. PixArt-alpha) draws the image and `ReducioImageToVideoPipeline`
+animates it (docs/generate.md, "Full scale"). For the offline default this module provides a small generator trained on the shapes world's content
 frames (the middle frame of each clip). It reuses `ReducioDiT` rather than adding a second
 transformer: the 64 x 64 RGB image is treated as a one-frame "latent" (B, 3, 1, H, W) in pixel
 space, cut into (1, 8, 8) patches (64 tokens), conditioned on text only (the semantic and content
