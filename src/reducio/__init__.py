@@ -5,7 +5,8 @@ The public API. Names load on first use, so `import reducio` (and the CLI) stay 
     import reducio
     vae = reducio.ReducioVAE.from_pretrained("tiny")          # or a folder, .ckpt, hub id
     recon = vae(video).sample                                 # video: B 3 T H W in [-1, 1]
-    pipe = reducio.ReducioTextToVideoPipeline.from_pretrained()
+    pipe = reducio.ReducioTextToVideoPipeline.from_pretrained("tiny")   # the built-in, offline
+    frames = pipe("a red circle moving right on a black background").frames  # B T H W 3, [0, 1]
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ _EXPORTS: dict[str, str] = {
     "ReducioTextToVideoPipeline": "reducio.pipelines",
     "ReducioPipelineOutput": "reducio.pipelines",
     "ReducioStage1Generator": "reducio.pipelines",
+    "ReducioEditPipeline": "reducio.pipelines",
+    "ReducioMotionTransferPipeline": "reducio.pipelines",
     # data
     "read_video": "reducio.data.video_io",
     "probe_video": "reducio.data.video_io",
@@ -100,7 +103,9 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the real names
     from reducio.models.dit import DiTConfig, ReducioDiT
     from reducio.models.vae import DiagonalGaussian, ReducioVAE, ReducioVAEOutput, VAEConfig
     from reducio.pipelines import (
+        ReducioEditPipeline,
         ReducioImageToVideoPipeline,
+        ReducioMotionTransferPipeline,
         ReducioPipelineOutput,
         ReducioStage1Generator,
         ReducioTextToVideoPipeline,

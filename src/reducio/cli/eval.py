@@ -5,9 +5,12 @@
     reducio eval gen --prompts prompts.jsonl --videos generated/ [--clip clip-folder/] -o runs/gen
     reducio eval gen --prompts prompts.txt --videos generated/ --generate [PIPELINE] -o runs/gen
     reducio eval i2v --splits test test:diagonal --count 100 [--lora runs/lora/final] -o runs/i2v.json
+    reducio eval edit --vae tiny --splits test heldout --count 50 --long-count 20 -o runs/edit
+    reducio eval transfer --vae tiny --splits test heldout --count 50 -o runs/transfer
 
 recon and gen write per-sample JSONL (resumable), summary.json and report.md into the output folder;
-i2v writes one JSON report (docs/evaluate.md).
+i2v writes one JSON report (docs/evaluate.md); edit and transfer write edit.json + edit.md or
+transfer.json + transfer.md into the output folder (docs/edit.md).
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ def register(subparsers) -> None:
         description="Evaluate a VAE's reconstructions (PSNR, SSIM, LPIPS, rFVD) or generated videos "
                     "(shapes-world accuracy, CLIP score, temporal dimensions). See docs/evaluate.md.",
     )
-    commands = parser.add_subparsers(dest="eval_command", metavar="{recon,gen,i2v}")
+    commands = parser.add_subparsers(dest="eval_command", metavar="{recon,gen,i2v,edit,transfer}")
     _register_recon(commands)
     _register_gen(commands)
     _register_i2v(commands)
+    _register_edit(commands)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -240,3 +244,11 @@ def run_i2v(args: argparse.Namespace) -> int:
               f"{result['seconds_per_video']:.2f} s/video")
     print(f"-> {output}")
     return 0
+
+
+def _register_edit(commands) -> None:
+    """`eval edit` and `eval transfer`: defined beside `reducio edit` and `reducio transfer`."""
+    from reducio.cli import edit, transfer
+
+    edit.register_eval(commands)
+    transfer.register_eval(commands)

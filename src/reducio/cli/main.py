@@ -13,6 +13,8 @@ from reducio.errors import ReducioError
 # Each module defines `register(subparsers)`, which adds its parser and sets `func=run`.
 SUBCOMMANDS = (
     "reconstruct",
+    "edit",
+    "transfer",
     "encode",
     "decode",
     "convert",

@@ -11,7 +11,9 @@
 - object_count: the clip shows as many objects as the prompt names (no extra, none missing);
 - joint: all of the above.
 
-`ShapesAccuracy` sums verdicts into per-attribute and joint accuracies.
+`ShapesAccuracy` sums verdicts into per-attribute and joint accuracies. Per-frame mode
+(`evaluate_frames`): every frame is read on its own and judged on colour, shape, background and
+object count (`FramesVerdict`: does the scene hold in every frame, and where not).
 """
 
 from __future__ import annotations
@@ -164,6 +166,17 @@ class ShapesEvaluator:
         spec = prompt if isinstance(prompt, SceneSpec) else parse_caption(prompt, self.directions)
         return judge(self.describe(clip), spec)
 
+    def describe_frames(self, clip: Clip) -> tuple[SceneDescription, ...]:
+        """Per-frame mode: each frame read on its own, as a one-frame clip (no direction)."""
+        video = clip_pixels(clip).permute(3, 0, 1, 2) / 127.5 - 1.0  # 3 T H W in [-1, 1]
+        return tuple(self.describe(video[:, t:t + 1]) for t in range(video.shape[1]))
+
+    def evaluate_frames(self, clip: Clip, prompt: str | SceneSpec) -> FramesVerdict:
+        """Per-frame mode: whether each frame shows the prompt's colours, shapes, background and
+        object count (motion is not in one frame: judge it with `evaluate`)."""
+        spec = prompt if isinstance(prompt, SceneSpec) else parse_caption(prompt, self.directions)
+        return judge_frames(self.describe_frames(clip), spec)
+
 
 def _match(expected: tuple[ObjectSpec, ...], seen: tuple[DetectedObject, ...]) -> list[DetectedObject | None]:
     """Assign seen objects to prompt objects: colour agreement first, then shape + direction."""
@@ -214,6 +227,43 @@ def judge(description: SceneDescription, spec: SceneSpec) -> ShapesVerdict:
         objects=verdicts,
         description=description,
     )
+
+
+FRAME_ATTRIBUTES = ("colour", "shape", "background", "object_count", "joint")
+
+
+@dataclass(frozen=True)
+class FramesVerdict:
+    """Per-frame verdicts (`FRAME_ATTRIBUTES`, joint = all four) of one clip for one prompt."""
+
+    prompt: str
+    frames: tuple[dict[str, bool], ...]
+
+    def holds(self, attribute: str = "joint") -> bool:
+        """Whether `attribute` is right in every frame."""
+        return all(frame[attribute] for frame in self.frames)
+
+    def fraction(self, attribute: str = "joint") -> float:
+        """The fraction of frames where `attribute` is right."""
+        return sum(frame[attribute] for frame in self.frames) / max(1, len(self.frames))
+
+    def failing(self, attribute: str = "joint") -> list[int]:
+        """Indices of the frames where `attribute` is wrong."""
+        return [t for t, frame in enumerate(self.frames) if not frame[attribute]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, **{f"{name}_frames": self.fraction(name) for name in FRAME_ATTRIBUTES},
+                "failing": self.failing()}
+
+
+def judge_frames(descriptions: tuple[SceneDescription, ...], spec: SceneSpec) -> FramesVerdict:
+    """Judge each frame's description against the prompt, direction left out."""
+    frames = []
+    for description in descriptions:
+        verdict = judge(description, spec)
+        values = {name: getattr(verdict, name) for name in FRAME_ATTRIBUTES[:-1]}
+        frames.append({**values, "joint": all(values.values())})
+    return FramesVerdict(prompt=caption(spec), frames=tuple(frames))
 
 
 class ShapesAccuracy:
