@@ -1,5 +1,7 @@
 import pytest
 
+import torch
+
 from reducio.data.sampling import ClipTooShort, select_frames, stride_for
 
 
@@ -37,3 +39,15 @@ def test_too_short_raises_with_count():
 def test_stride_skips_frames_before_start():
     chosen = list(select_frames(frames(30, 30), src_fps=30, num_frames=4, fps=16, start=0.5, sampling="stride"))
     assert chosen == [15, 17, 19, 21]
+
+
+@pytest.mark.parametrize("suffix, options", [("mkv", {"lossless": True}), ("webm", {}), ("mp4", {})])
+def test_millisecond_timestamps_add_no_frame_at_the_end(tmp_path, suffix, options):
+    """Matroska and WebM store times in milliseconds (frame 15 of 16 fps at 0.938 s, not 0.9375):
+    a 16-frame clip read at its own rate stays 16 frames, and at twice the rate 32."""
+    from reducio.data.video_io import read_video, write_video
+
+    video = torch.rand(3, 16, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    path = write_video(tmp_path / f"clip.{suffix}", video, fps=16, **options)
+    assert read_video(path, fps=16).shape[1] == 16
+    assert read_video(path, fps=32).shape[1] == 32

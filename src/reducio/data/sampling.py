@@ -24,6 +24,7 @@ from typing import Any
 SAMPLING_MODES = ("nearest", "stride")
 
 # Timestamps come from integer pts times a rational time base; 1 microsecond absorbs the float error.
+_TIMESTAMP_ROUNDING = 1e-3  # seconds: the coarsest common container time base (1/1000)
 _EPS = 1e-6
 
 
@@ -112,11 +113,13 @@ def _by_nearest(frames, fps: float, start: float, frame_duration: float):
         previous = (time, payload)
     if previous is None:
         return
-    # After the last frame: it stays on screen for one frame duration.
+    # After the last frame: it stays on screen for one frame duration. Containers with millisecond
+    # timestamps (Matroska, WebM) round the last frame's time up by as much as 1 ms, which would
+    # otherwise let a target at the very end of the clip (a 17th frame of a 1 s, 16 fps clip) in.
     end = previous[0] + max(frame_duration, _EPS)
     while True:
         target = start + k / fps
-        if target >= end - _EPS:
+        if target >= end - _TIMESTAMP_ROUNDING:
             return
         yield target, previous[1]
         k += 1
