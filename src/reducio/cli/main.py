@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "generate",
     "eval",
     "bench",
+    "demo",
 )
 
 
