@@ -36,7 +36,7 @@ def parse_setting(text: str) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="+", type=parse_setting, help="GUIDANCE,SIGMA_LO,SIGMA_HI")
-    parser.add_argument("--stage1", default="src/reducio/assets/pipeline-tiny/stage1")
+    parser.add_argument("--stage1", default="src/reducio/assets/pipeline-tiny")
     parser.add_argument("--split", default="validation")
     parser.add_argument("--count", type=int, default=80)
     parser.add_argument("--steps", type=int, default=30)

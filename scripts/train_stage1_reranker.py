@@ -11,10 +11,10 @@ adds noise so that clean renders look more like generated frames. `--init DIR` s
 reranker stored in a stage-1 folder. Writes DST: the stage-1 folder SRC plus the reranker (config `reranker_dim`,
 `num_candidates`); a state file next to it lets a killed run resume.
 
-    python scripts/train_stage1_reranker.py --stage1 src/reducio/assets/pipeline-tiny/stage1 \
+    python scripts/train_stage1_reranker.py --stage1 src/reducio/assets/pipeline-tiny \
         -o runs/stage1-reranked --minutes 40 --candidates 4
-    python scripts/train_stage1_reranker.py --stage1 src/reducio/assets/pipeline-tiny/stage1 \
-        --init src/reducio/assets/pipeline-tiny/stage1 --hard-negatives 3 --augment \
+    python scripts/train_stage1_reranker.py --stage1 src/reducio/assets/pipeline-tiny \
+        --init src/reducio/assets/pipeline-tiny --hard-negatives 3 --augment \
         -o runs/stage1-reranked-hn --minutes 35 --candidates 1
 """
 

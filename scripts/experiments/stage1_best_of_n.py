@@ -54,7 +54,7 @@ def likelihood_scores(gen, images, tokens, mask, sigmas, draws, seed):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage1", default="src/reducio/assets/pipeline-tiny/stage1")
+    parser.add_argument("--stage1", default="src/reducio/assets/pipeline-tiny")
     parser.add_argument("--split", default="validation")
     parser.add_argument("--count", type=int, default=160)
     parser.add_argument("--n", type=int, default=4)

@@ -12,7 +12,7 @@
 set -u
 MIN=${MIN:-2.4}
 source "$(dirname "$0")/train_env.sh"
-COMMON="--init src/reducio/assets/pipeline-tiny/stage1 --set model.diffusion.timestep_sampling=logit_normal
+COMMON="--init src/reducio/assets/pipeline-tiny --set model.diffusion.timestep_sampling=logit_normal
   --set data.batch_size=128 --set data.num_workers=6 --set optim.lr=1e-4 --set optim.warmup_steps=50
   --set train.cpu=false --set train.max_steps=1000000 --set train.max_minutes=$MIN --set train.save_every=1000000
   --set train.sample_every=0 --set train.log_every=50 --set logging.tensorboard=false --set logging.progress_bar=false"

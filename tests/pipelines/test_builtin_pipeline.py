@@ -100,3 +100,27 @@ def test_builtin_frames_are_those_of_the_previous_layout():
     # the older "pt" was (B, 3, T, H, W) in [-1, 1]; diffusers' is (B, T, 3, H, W) in [0, 1]
     expected = (reference["frames"].clamp(-1, 1) / 2 + 0.5).permute(0, 2, 1, 3, 4)
     torch.testing.assert_close(out.frames, expected, **close)
+
+
+def test_stage1_generator_read_from_the_builtin_folder_rebuilds_the_same_pipeline():
+    """ReducioStage1Generator.from_pretrained on a pipeline folder is the inverse of from_stage1:
+    reassembled with the same video parts, the pipeline draws the same frames."""
+    from reducio.pipelines import ReducioStage1Generator
+    from reducio.pipelines.text_to_video import stage1_components
+
+    torch.set_num_threads(1)
+    builtin = ReducioTextToVideoPipeline.from_pretrained("tiny")
+    generator = ReducioStage1Generator.from_pretrained(builtin_folder("pipeline", "tiny"))
+    assert generator.config.sampler == "euler-stochastic"
+    video_parts = {k: v for k, v in builtin.components.items() if not k.startswith("image_")}
+    settings = {k: builtin.config[k] for k in builtin.config
+                if not k.startswith(("_", "stage1_")) and k not in builtin.components}
+    rebuilt = ReducioTextToVideoPipeline.from_stage1(generator, **video_parts, **settings)
+    assert {k: rebuilt.config[k] for k in rebuilt.config if k.startswith("stage1_")} == \
+        {k: builtin.config[k] for k in builtin.config if k.startswith("stage1_")}
+    call = dict(num_inference_steps=2, stage1_num_inference_steps=3, output_type="pt")
+    for pipe in (builtin, rebuilt):
+        pipe.set_progress_bar_config(disable=True)
+    expected = builtin(PROMPT, generator=torch.Generator().manual_seed(0), **call).frames
+    assert torch.equal(rebuilt(PROMPT, generator=torch.Generator().manual_seed(0), **call).frames, expected)
+    assert set(stage1_components(generator)) >= {"image_transformer", "image_scheduler"}

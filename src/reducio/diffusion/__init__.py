@@ -15,6 +15,7 @@ from reducio.diffusion.schedulers import (
     SAMPLERS,
     init_noise_sigma,
     make_scheduler,
+    sampler_name,
     scale_model_input,
 )
 from reducio.diffusion.timesteps import sample_discrete_timesteps, sample_flow_sigmas, shift_sigmas
@@ -35,6 +36,7 @@ __all__ = [
     "sample_condition_drop",
     "sample_discrete_timesteps",
     "sample_flow_sigmas",
+    "sampler_name",
     "scale_model_input",
     "shift_sigmas",
 ]

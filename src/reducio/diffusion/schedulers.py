@@ -65,6 +65,20 @@ def make_scheduler(config: DiffusionConfig | None = None,
                                        algorithm_type="dpmsolver++", solver_order=2)
 
 
+def sampler_name(scheduler: SchedulerMixin) -> str:
+    """The `make_scheduler` sampler name a scheduler was built as (its inverse, for a scheduler
+    read back from a saved pipeline)."""
+    config = scheduler.config
+    if isinstance(scheduler, FlowMatchEulerDiscreteScheduler):
+        return "euler-stochastic" if config.get("stochastic_sampling") else "euler"
+    names = {DDPMScheduler: "ddpm", DDIMScheduler: "ddim", DPMSolverMultistepScheduler: "dpm"}
+    for cls, name in names.items():
+        if isinstance(scheduler, cls):
+            return name
+    raise ConfigError(f"{type(scheduler).__name__} is not a scheduler reducio samples with; "
+                      f"valid: {[c.__name__ for c in names] + ['FlowMatchEulerDiscreteScheduler']}")
+
+
 def init_noise_sigma(scheduler: SchedulerMixin) -> float:
     """Std of the starting noise (1 for every scheduler here; flow schedulers lack the attribute)."""
     return float(getattr(scheduler, "init_noise_sigma", 1.0))

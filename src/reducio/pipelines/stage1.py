@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import diffusers
 import torch
 from diffusers import ModelMixin  # diffusers looks ModelMixin up in the module of a component class
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from torch import nn
 from tqdm.auto import tqdm
@@ -46,6 +48,7 @@ from reducio.diffusion import (
     make_objective,
     make_scheduler,
     sample_condition_drop,
+    sampler_name,
     scale_model_input,
 )
 from reducio.convert.safe_load import read_safetensors
@@ -233,8 +236,13 @@ class ReducioStage1Generator(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, torch_dtype: torch.dtype | None = None,
                         device: torch.device | str | None = None) -> ReducioStage1Generator:
-        """A folder written by `save_pretrained` (weights loaded strictly: every key and shape)."""
+        """A folder written by `save_pretrained` (weights loaded strictly: every key and shape),
+        or a text-to-video pipeline folder (model_index.json): its stage-1 parts, e.g. the
+        built-in `src/reducio/assets/pipeline-tiny`."""
         directory = Path(directory).expanduser()
+        if (directory / "model_index.json").is_file():
+            model = cls._from_pipeline_folder(directory, torch_dtype)
+            return (model.to(device) if device is not None else model).eval()
         if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
             found = sorted(p.name for p in directory.iterdir())[:12] if directory.is_dir() else []
             raise ModelNotFoundError(f"{directory} holds no stage-1 generator: expected {CONFIG_FILE} "
@@ -247,6 +255,45 @@ class ReducioStage1Generator(nn.Module):
         if device is not None:
             model.to(device)
         return model.eval()
+
+    @classmethod
+    def _from_pipeline_folder(cls, directory: Path, torch_dtype: torch.dtype | None):
+        """The generator a ReducioTextToVideoPipeline folder holds as its image_* components and
+        stage1_* settings (the inverse of `stage1_components`), each part loaded strictly."""
+        index = json.loads((directory / "model_index.json").read_text())
+        if not index.get("image_transformer") or index["image_transformer"][0] is None:
+            raise ModelNotFoundError(f"{directory} is a pipeline folder without a stage-1 image "
+                                     "generator (no image_transformer)")
+        dit = ReducioDiT.from_pretrained(directory / "image_transformer", torch_dtype=torch_dtype)
+        scheduler_config = json.loads((directory / "image_scheduler" / "scheduler_config.json").read_text())
+        scheduler_cls = getattr(diffusers, str(scheduler_config.get("_class_name")), None)
+        if scheduler_cls is None or not issubclass(scheduler_cls, SchedulerMixin):
+            raise ConfigError(f"{directory / 'image_scheduler'}: unknown scheduler class "
+                              f"{scheduler_config.get('_class_name')!r}")
+        scheduler = scheduler_cls.from_config(scheduler_config)
+        parts = {name: index.get(name) or [None, None] for name in ("image_refiner", "image_reranker")}
+        refiner = (ImageRefiner.from_pretrained(directory / "image_refiner", torch_dtype=torch_dtype)
+                   if parts["image_refiner"][0] else None)
+        reranker = (ImageReranker.from_pretrained(directory / "image_reranker", torch_dtype=torch_dtype)
+                    if parts["image_reranker"][0] else None)
+        sources = index.get("component_sources") or {}
+        config = Stage1Config(
+            dit=dit.arch, diffusion=DiffusionConfig.from_dict(index["stage1_diffusion_config"]),
+            image_size=index.get("stage1_image_size", 64),
+            text_encoder=sources.get("text_encoder") or str(directory / "text_encoder"),
+            sampler=sampler_name(scheduler),
+            num_inference_steps=index.get("stage1_num_inference_steps", 30),
+            guidance_scale=index.get("stage1_guidance_scale", 5.0),
+            refiner_width=refiner.config.width if refiner is not None else 0,
+            refiner_depth=refiner.config.depth if refiner is not None else 4,
+            reranker_dim=reranker.config.dim if reranker is not None else 0,
+            reranker_width=reranker.config.width if reranker is not None else 32,
+            num_candidates=index.get("stage1_num_candidates", 1))
+        model = cls(config)
+        model.dit = dit
+        model.refiner = refiner
+        model.reranker = reranker
+        return model
 
     def attach_reranker(self, matcher: FrameTextMatcher, *, num_candidates: int = 4) -> None:
         """Store a trained `FrameTextMatcher` with the generator and sample `num_candidates`

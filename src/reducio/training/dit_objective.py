@@ -229,7 +229,7 @@ class DiTObjective(Objective):
         # checked here, not in the config: `--init` is applied after the `--set` overrides
         if config.lora.enabled and not init and dit is None:
             raise ConfigError(f"lora.rank={config.lora.rank} adapts a trained DiT, but model.init is not set; pass "
-                              "--init DIR (a DiT folder, e.g. src/reducio/assets/pipeline-tiny/dit) or lora.rank=0")
+                              "--init DIR (a DiT folder, e.g. src/reducio/assets/pipeline-tiny/transformer) or lora.rank=0")
         saved = init is not None and not init.startswith("pixart:")
         model_config = dit.config if dit is not None else (None if saved else dit_config(config.model))
         self.plan = resolve_conditions(model_config, info, config.model) if model_config is not None else None
