@@ -1,37 +1,52 @@
 """Speed and memory benchmarks (docs/benchmarks.md): the library behind `reducio bench` and
-`benchmarks/*.py`. Each `run_*_benchmark` returns a JSON-able record; `*_tables` print it."""
+`benchmarks/*.py`. Each `run_*_benchmark` returns a JSON-able record; `*_tables` print it.
 
-from reducio.bench.dit import dit_tables, run_dit_benchmark
-from reducio.bench.e2e import E2E_SPECS, E2ESpec, e2e_tables, run_e2e_benchmark
-from reducio.bench.flops import count_flops, dit_forward_flops, peak_estimate
-from reducio.bench.isolate import BenchmarkError, run_measurement
-from reducio.bench.memory import PeakMemory
-from reducio.bench.peers import PEERS
-from reducio.bench.report import markdown_table, write_json
-from reducio.bench.throughput import run_throughput_benchmark, throughput_tables
-from reducio.bench.timing import StageTimer, time_fn
-from reducio.bench.vae import run_vae_benchmark, vae_tables
+Names load on first use: `reducio bench --help` reads the default model and variant lists
+without importing the models (and with them diffusers and peft).
+"""
 
-__all__ = [
-    "BenchmarkError",
-    "E2ESpec",
-    "E2E_SPECS",
-    "PEERS",
-    "PeakMemory",
-    "StageTimer",
-    "count_flops",
-    "dit_forward_flops",
-    "dit_tables",
-    "e2e_tables",
-    "markdown_table",
-    "peak_estimate",
-    "run_dit_benchmark",
-    "run_e2e_benchmark",
-    "run_measurement",
-    "run_throughput_benchmark",
-    "run_vae_benchmark",
-    "throughput_tables",
-    "time_fn",
-    "vae_tables",
-    "write_json",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "BenchmarkError": "reducio.bench.isolate",
+    "E2ESpec": "reducio.bench.e2e",
+    "E2E_SPECS": "reducio.bench.e2e",
+    "PEERS": "reducio.bench.peers",
+    "PeakMemory": "reducio.bench.memory",
+    "StageTimer": "reducio.bench.timing",
+    "count_flops": "reducio.bench.flops",
+    "dit_forward_flops": "reducio.bench.flops",
+    "dit_tables": "reducio.bench.dit",
+    "e2e_tables": "reducio.bench.e2e",
+    "markdown_table": "reducio.bench.report",
+    "peak_estimate": "reducio.bench.flops",
+    "run_dit_benchmark": "reducio.bench.dit",
+    "run_e2e_benchmark": "reducio.bench.e2e",
+    "run_measurement": "reducio.bench.isolate",
+    "run_throughput_benchmark": "reducio.bench.throughput",
+    "run_vae_benchmark": "reducio.bench.vae",
+    "throughput_tables": "reducio.bench.throughput",
+    "time_fn": "reducio.bench.timing",
+    "vae_tables": "reducio.bench.vae",
+    "write_json": "reducio.bench.report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reducio.bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = sorted(_EXPORTS)

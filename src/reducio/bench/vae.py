@@ -22,14 +22,13 @@ from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threa
 from reducio.bench.flops import count_flops
 from reducio.bench.isolate import BenchmarkError
 from reducio.bench.memory import PeakMemory, current_mib, process_peak_rss_mib
-from reducio.bench.peers import PEERS, decode_peer, encode_peer
+from reducio.bench.peers import DEFAULT_MODELS, PEERS, decode_peer, encode_peer
 from reducio.bench.timing import time_fn
 
 REDUCIO_PREFIX = "reducio-"      # model keys: "reducio-ft4", "reducio-tiny", ...
 TILE_SIZE = 320                   # ft4-1024: tile_sample_min_size 256 * (1 + 0.25)
 
 
-DEFAULT_MODELS = ("reducio-ft4", *PEERS)
 
 
 def reducio_config(key: str):

@@ -50,7 +50,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _args_vae(p: argparse.ArgumentParser) -> None:
-    from reducio.bench.vae import DEFAULT_MODELS
+    from reducio.bench.peers import DEFAULT_MODELS  # light: no model imports for --help
 
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma list: reducio-<preset> (ft4, ft2, tiny) and ltx-video, wan-2.1, "
