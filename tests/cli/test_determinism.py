@@ -12,14 +12,6 @@ from reducio.data.video_io import read_video
 from reducio.data.video_write import write_video
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _digest(path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 

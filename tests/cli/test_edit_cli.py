@@ -16,14 +16,6 @@ from reducio.models.vae import ReducioVAE, VAEConfig
 from reducio.pipelines.edit import ReducioEditPipeline
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("edit")

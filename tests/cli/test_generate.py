@@ -25,14 +25,6 @@ from reducio.pipelines import (
 PROMPT = "a red circle moving right on a black background"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def run_cli(argv):
     parser = argparse.ArgumentParser()
     generate.register(parser.add_subparsers(dest="command"))

@@ -20,14 +20,6 @@ from reducio.pipelines.edit import ReducioEditPipeline
 from reducio.pipelines.transfer import ReducioMotionTransferPipeline
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def vae():
     torch.manual_seed(0)

@@ -16,12 +16,6 @@ from reducio.pipelines import (
     Stage1Config,
 )
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 def randomize_(module: torch.nn.Module, seed: int, std: float = 0.05) -> torch.nn.Module:
     """Replace every weight by seeded noise. A fresh ReducioDiT predicts exactly 0 (zero-init

@@ -12,16 +12,6 @@ from safetensors.torch import load_file
 from reducio.models.vae import ReducioVAE, VAEConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the test machines are shared 2-core boxes where two OpenMP threads
-    competing with other jobs ran these tests 4x slower (74 s vs 18 s wall) than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def tiny_dir(fixtures_dir: Path) -> Path:
     return fixtures_dir / "official_tiny"
