@@ -1,4 +1,4 @@
-"""Prompt following of a text-to-video pipeline on the synthetic shapes world (issue 5's measure).
+"""Prompt following of a text-to-video pipeline on the synthetic shapes world.
 
 For each split (default `test` and `heldout`) take the canonical captions of clips 0..N-1, generate
 one 16-frame video per caption (seed = base seed + index), and judge it with the shapes-world

@@ -27,8 +27,11 @@ class FakeVideoPipeline:
     config = SimpleNamespace(default_fps=16)
 
     def __init__(self, error: Exception | None = None):
+        from reducio.models.vae import ReducioVAE, VAEConfig
+
         self.calls = []
         self.error = error
+        self.vae = ReducioVAE(VAEConfig.preset("tiny"))  # the real window and content frame
 
     def __call__(self, *args, **kwargs):
         self.calls.append((args, kwargs))

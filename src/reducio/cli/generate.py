@@ -164,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
     if args.image_position == "first":
         where = "frame 0 (--image-position first)"
     else:
-        where = f"frame {(min(frames, 16) - 1) // 2} (the middle of the first 16-frame window)"
+        window = pipe.vae.arch.frames
+        where = f"frame {pipe.vae.content_frame_index(window)} (the middle of the first {window}-frame window)"
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in out.timings.items())
     print(f"wrote {' and '.join(str(p) for p in written)}: {frames} frames {h}x{w} at {fps:g} fps; "
           f"the content image is {where}")

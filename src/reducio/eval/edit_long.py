@@ -19,7 +19,7 @@ import numpy as np
 from reducio.data.reconstruction import reconstruct_clip
 from reducio.data.synthetic.render import render
 from reducio.data.synthetic.world import make_clip
-from reducio.eval.edit_world import (CONTENT_FRAME, KINDS, as_video, edit_rng, edit_scene, frame_psnr,
+from reducio.eval.edit_world import (CONTENT_FRAME, check_content_frame, KINDS, as_video, edit_rng, edit_scene, frame_psnr,
                                      psnr_by_distance, run_pipe)
 from reducio.eval.shapes import ShapesEvaluator
 
@@ -89,6 +89,7 @@ def long_clip_split(pipe, split: str, count: int, *, frames: int = 48, size: int
                     kinds: tuple[str, ...] = KINDS, first: int = 0,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure clips first .. first + count - 1 of `split` at `frames` frames."""
+    check_content_frame(pipe)
     evaluator = ShapesEvaluator()
     start = time.perf_counter()
     records = []

@@ -33,11 +33,21 @@ from reducio.data.synthetic.render import render
 from reducio.data.synthetic.vocab import BACKGROUNDS, COLOURS, SHAPES
 from reducio.data.synthetic.world import ShapesScene, make_clip
 from reducio.eval.reconstruction import psnr_from_mse, ssim
+from reducio.errors import ConfigError
 from reducio.eval.shapes import ShapesEvaluator, judge, judge_frames
 
 KINDS = ("colour", "shape", "background")
 METHODS = ("edit", "paste", "recon", "ceiling", "world")
-CONTENT_FRAME = 7  # the frame the pipeline decodes around: (16 - 1) // 2
+CONTENT_FRAME = 7  # the frame the pipeline decodes around: (16 - 1) // 2 of the world's 16-frame clips
+
+
+def check_content_frame(pipe) -> None:
+    """ConfigError unless the pipeline's VAE decodes around the frame these measurements edit
+    (a VAE with another window length would be judged against the wrong frame)."""
+    if pipe.content_index != CONTENT_FRAME:
+        raise ConfigError(f"the world measurements edit frame {CONTENT_FRAME} of 16-frame clips, but this "
+                          f"VAE's content frame is {pipe.content_index} (window {pipe.window}); use a VAE "
+                          "with 16-frame windows")
 
 
 def edit_scene(scene: ShapesScene, kind: str, rng: np.random.Generator) -> tuple[ShapesScene, str]:
@@ -157,6 +167,7 @@ def psnr_by_distance(per_clip: list[list[float]], centre: int = CONTENT_FRAME) -
 def edit_world_split(pipe, split: str, count: int, *, size: int = 64, kinds: tuple[str, ...] = KINDS,
                      first: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure clips first .. first + count - 1 of `split`: per kind of edit and all together."""
+    check_content_frame(pipe)
     evaluator = ShapesEvaluator()
     records: list[dict[str, Any]] = []
     start = time.perf_counter()

@@ -29,7 +29,7 @@ import torch
 
 from reducio.data.synthetic.render import render
 from reducio.data.synthetic.world import ShapesClip, make_clip
-from reducio.eval.edit_world import CONTENT_FRAME, as_video, frame_psnr, run_pipe
+from reducio.eval.edit_world import CONTENT_FRAME, check_content_frame, as_video, frame_psnr, run_pipe
 from reducio.eval.shapes import ShapesEvaluator, judge
 from reducio.eval.world_i2v import derangement
 
@@ -132,6 +132,7 @@ def summarise_pairs(records: list[dict[str, Any]]) -> dict[str, Any]:
 def transfer_world_split(pipe, split: str, count: int, *, size: int = 64, first: int = 0,
                          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure `count` (A, B) pairs of one-object clips of `split`."""
+    check_content_frame(pipe)
     evaluator = ShapesEvaluator()
     clips = one_object_clips(split, count, size=size, first=first)
     partner = derangement(count) if count > 1 else np.zeros(1, dtype=int)
