@@ -137,3 +137,21 @@ def test_eval_edit_checks_arguments_before_work(tmp_path, capsys):
     assert "unknown split 'nosuch'" in capsys.readouterr().err
     assert main(["eval", "transfer", "-o", str(tmp_path / "file")]) == 1
     assert "existing file" in capsys.readouterr().err
+
+
+def test_a_vae_with_another_window_is_refused_by_name():
+    """The world clips are 16 frames edited at frame 7: an 8-frame-window VAE would be judged
+    against the wrong frame, so every measurement refuses it."""
+    from reducio.errors import ConfigError
+    from reducio.eval.edit_long import long_clip_split
+    from reducio.eval.edit_world import edit_world_split
+    from reducio.eval.transfer_world import transfer_world_split
+    from reducio.models.vae import ReducioVAE, VAEConfig
+    from reducio.pipelines import ReducioEditPipeline, ReducioMotionTransferPipeline
+
+    vae = ReducioVAE(VAEConfig.preset("tiny").replace(frames=8))
+    for measure, pipe in ((edit_world_split, ReducioEditPipeline(vae=vae)),
+                          (long_clip_split, ReducioEditPipeline(vae=vae)),
+                          (transfer_world_split, ReducioMotionTransferPipeline(vae=vae))):
+        with pytest.raises(ConfigError, match="content frame is 3 \\(window 8\\)"):
+            measure(pipe, "test", 1)
