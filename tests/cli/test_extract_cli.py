@@ -26,7 +26,7 @@ def _run(argv):
 @pytest.fixture
 def hash_text(monkeypatch):
     """The CLI loads its text encoder by name; MiniLM costs ~10 s to load, so tests use a hash encoder."""
-    import reducio.data.extract as extract_module
+    import reducio.pipelines.extract as extract_module
 
     torch.set_num_threads(1)
     monkeypatch.setattr(extract_module, "load_text_encoder", lambda spec, **kwargs: HashText())

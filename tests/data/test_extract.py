@@ -7,7 +7,7 @@ import torch
 
 from latent_toys import HashText, micro_vae
 from reducio.conditioning import PatchPixelSemanticEncoder, PooledRGBContentEncoder
-from reducio.data.extract import ExtractConfig, extract, shard_plan
+from reducio.pipelines.extract import ExtractConfig, extract, shard_plan
 from reducio.data.latents import LatentShardDataset, list_shards, read_header, shard_name
 from reducio.data.synthetic.world import make_clip
 from reducio.errors import ConfigError

@@ -153,7 +153,7 @@ def test_folders_written_by_the_older_format_still_load():
 
 
 def test_convert_upgrades_an_older_folder(tmp_path):
-    from reducio.convert.vae_checkpoint import upgrade_model_folder
+    from reducio.models.conversion import upgrade_model_folder
 
     report = upgrade_model_folder(LEGACY / "dit", tmp_path / "dit")
     assert report.model == "ReducioDiT" and (tmp_path / "dit" / WEIGHTS).is_file()

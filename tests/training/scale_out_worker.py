@@ -125,7 +125,7 @@ def fsdp2_step(shards: str, *, steps: int = 2) -> dict[str, Any]:
     """
     import torch.distributed as dist
 
-    from reducio.data.extract import build_content_encoder, build_semantic_encoder
+    from reducio.pipelines.extract import build_content_encoder, build_semantic_encoder
     from reducio.diffusion import make_objective
     from reducio.training.dit_objective import build_dit, diffusion_config
 

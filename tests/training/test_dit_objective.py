@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import MICRO_DIT, HashText, micro_vae  # noqa: E402
 
 from reducio.conditioning import PatchPixelSemanticEncoder, PooledRGBContentEncoder  # noqa: E402
-from reducio.data.extract import ExtractConfig, extract  # noqa: E402
+from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.data.latents import LatentShardDataset  # noqa: E402
 from reducio.errors import ConfigError  # noqa: E402
 from reducio.training.config import EMASection, LoggingSection, RunSection  # noqa: E402
@@ -185,7 +185,7 @@ def test_train_dit_cli_runs_resumes_and_exports(tmp_path, shards, capsys, monkey
     root = tmp_path / "shards"
     config = ExtractConfig(output=str(root), source="synthetic", count=4, size=32, frames=16, shard_size=4,
                            vae="random:tiny@0", text_encoder="hash", device="cpu")
-    from reducio.data.extract import load_vae
+    from reducio.pipelines.extract import load_vae
 
     extract(config, vae=load_vae("random:tiny@0"), text_encoder=HashText(), rank=0, world_size=1, progress=False)
     run = tmp_path / "run"

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import MICRO_DIT, HashText, micro_vae  # noqa: E402
 
-from reducio.data.extract import ExtractConfig, extract  # noqa: E402
+from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.data.latents import LatentShardDataset  # noqa: E402
 from reducio.errors import ConfigError  # noqa: E402
 from reducio.models.dit import DiTConfig, ReducioDiT  # noqa: E402

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 import scale_out_worker as worker  # noqa: E402
 from latent_toys import HashText, micro_vae  # noqa: E402
 
-from reducio.data.extract import ExtractConfig, extract  # noqa: E402
+from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.training.logging import read_metrics  # noqa: E402
 
 WORKER = Path(__file__).resolve().parent / "scale_out_worker.py"

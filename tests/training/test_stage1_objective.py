@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import HashText, micro_vae  # noqa: E402
 
-from reducio.data.extract import ExtractConfig, extract  # noqa: E402
+from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.training.config import EMASection, LoggingSection, RunSection  # noqa: E402
 from reducio.training.data import first_items_batch  # noqa: E402
 from reducio.training.dit_objective import DiTOptimSection  # noqa: E402

@@ -1,7 +1,7 @@
 """Benchmark 4: throughput of latent extraction and of DiT training.
 
 Extraction (clips/s): per batch of 16-frame clips, the Reducio-VAE motion latent (encode ->
-posterior mode -> `normalize_latent`, what `data.extract.ClipEncoder` stores) plus the DiT's
+posterior mode -> `normalize_latent`, what `pipelines.extract.ClipEncoder` stores) plus the DiT's
 content condition of the middle frame (the pooled-RGB stand-in for the tiny preset, a random-weight
 SD-VAE encoder for ft4, as `reducio extract --content-encoder` would use). Text and semantic
 encoders are left out: they depend on the captioning setup, not on the VAE.

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     if (Path(args.input) / "model_index.json").is_file():
         return convert_pipeline(args)
-    from reducio.convert.vae_checkpoint import (  # torch only when run
+    from reducio.models.conversion import (  # torch only when run
         convert_official_vae,
         is_model_folder,
         upgrade_model_folder,

@@ -62,7 +62,7 @@ def register(subparsers) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from reducio.cli.outputs import check_output_folder
-    from reducio.data.extract import ExtractConfig
+    from reducio.pipelines.extract import ExtractConfig
     from reducio.errors import ConfigError
 
     if args.synthetic and (args.videos or args.captions):
@@ -81,7 +81,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from reducio.data.extract import extract
+    from reducio.pipelines.extract import extract
 
     config = config_from_args(args)
     report = extract(config, progress=not args.no_progress)

@@ -33,7 +33,7 @@ from safetensors.torch import save_file
 from torch.utils.data import Dataset
 from torch.utils.data._utils.collate import default_collate
 
-from reducio.convert.saving import atomic_write
+from reducio.loading.saving import atomic_write
 from reducio.data.buckets import BucketBatchSampler
 from reducio.errors import ConfigError, VideoInputError
 

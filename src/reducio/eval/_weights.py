@@ -1,6 +1,6 @@
 """Safe reading of the metric networks' weights (LPIPS, I3D) from user-given local files.
 
-Nothing is downloaded. Files are read by `reducio.convert.safe_load` (safetensors, or
+Nothing is downloaded. Files are read by `reducio.loading.safe_load` (safetensors, or
 `torch.load(weights_only=True)` with a restricted-unpickler fallback that never runs code);
 TorchScript archives are refused first with a message saying what to provide instead, because
 loading one runs the code stored inside it.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from reducio.convert.safe_load import load_checkpoint_state_dict
+from reducio.loading.safe_load import load_checkpoint_state_dict
 from reducio.errors import CheckpointError, ModelNotFoundError, UnsafeCheckpointError
 
 

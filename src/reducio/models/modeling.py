@@ -31,14 +31,14 @@ from typing import Any, ClassVar
 import torch
 
 from reducio.configs import JsonConfig, check_keys
-from reducio.convert.safe_load import (
+from reducio.loading.safe_load import (
     PICKLE_SUFFIXES,
     SAFETENSORS_SUFFIX,
     load_checkpoint_state_dict,
     read_safetensors,
 )
-from reducio.convert.saving import restore_aliases, save_safetensors
-from reducio.convert.state_dict import load_state_dict_strict
+from reducio.loading.saving import restore_aliases, save_safetensors
+from reducio.loading.state_dict import load_state_dict_strict
 from reducio.errors import CheckpointError, ConfigError, ModelNotFoundError
 from reducio.loading.sources import check_hub_reachable, hub_error, resolve_local
 

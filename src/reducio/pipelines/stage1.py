@@ -51,9 +51,9 @@ from reducio.diffusion import (
     sampler_name,
     scale_model_input,
 )
-from reducio.convert.safe_load import read_safetensors
-from reducio.convert.saving import atomic_write_text, restore_aliases, save_safetensors
-from reducio.convert.state_dict import load_state_dict_strict
+from reducio.loading.safe_load import read_safetensors
+from reducio.loading.saving import atomic_write_text, restore_aliases, save_safetensors
+from reducio.loading.state_dict import load_state_dict_strict
 from reducio.errors import ConfigError, ModelNotFoundError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.dit.refiner import ConvRefiner

@@ -159,7 +159,7 @@ def build_dit(section: DiTModelSection) -> nn.Module:
         return ReducioDiT.from_pretrained(section.init)
     dit = ReducioDiT(dit_config(section))
     if section.init:
-        from reducio.convert.pixart import init_from_pixart
+        from reducio.loading.pixart import init_from_pixart
 
         init_from_pixart(dit, section.init[len("pixart:"):])
     return dit
@@ -242,7 +242,7 @@ class DiTObjective(Objective):
 
     # ------------------------------------------------------------------ setup
     def setup(self, accelerator) -> None:
-        from reducio.data.extract import build_content_encoder, build_semantic_encoder
+        from reducio.pipelines.extract import build_content_encoder, build_semantic_encoder
         from reducio.diffusion import make_objective
 
         cfg, optim = self.config, self.config.optim
@@ -438,7 +438,7 @@ class DiTObjective(Objective):
 
     def _sample_vae(self) -> nn.Module | None:
         if self._vae is None and not self._vae_failed:
-            from reducio.data.extract import load_vae
+            from reducio.pipelines.extract import load_vae
 
             spec = self.config.model.vae or self.info.get("vae")
             try:

@@ -88,7 +88,7 @@ def test_split_specs_and_datasets_name_the_motion_set():
 
 
 def test_extraction_reads_a_split_with_its_motion_set(tmp_path):
-    from reducio.data.extract import ClipSource, ExtractConfig
+    from reducio.pipelines.extract import ClipSource, ExtractConfig
 
     source = ClipSource(ExtractConfig(output=str(tmp_path), source="synthetic", split="train:diagonal", count=2,
                                       size=32, frames=4))

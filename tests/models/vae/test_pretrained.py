@@ -17,8 +17,8 @@ import torch
 from safetensors.torch import load_file
 
 from reducio.cli import main as cli
-from reducio.convert.official import clean_official_state_dict
-from reducio.convert.state_dict import compare_state_dict
+from reducio.loading.official import clean_official_state_dict
+from reducio.loading.state_dict import compare_state_dict
 from reducio.errors import CheckpointError, ModelNotFoundError, UnsafeCheckpointError
 from reducio.models.modeling import instantiate_for_loading
 from reducio.models.vae import ReducioVAE, VAEConfig

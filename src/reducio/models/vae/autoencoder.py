@@ -25,7 +25,7 @@ from diffusers.models.autoencoders.vae import AutoencoderMixin, DecoderOutput
 from reducio.errors import ShapeError, VideoInputError
 from reducio.models.modeling import ReducioModelMixin, takes_config
 from reducio.models.vae.blocks import Conv3d
-from reducio.models.vae.config import VAEConfig
+from reducio.models.vae.config import VAEConfig, content_frame_index
 from reducio.models.vae.content_encoder import ContentEncoder
 from reducio.models.vae.decoder import FusionDecoder
 from reducio.models.vae.distribution import DiagonalGaussian
@@ -130,9 +130,7 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
     def content_frame_index(self, num_frames: int) -> int:
         """Index of the content frame of a `num_frames`-frame window: the middle one, (T-1)//2
         (lower middle for even T: 7 for 16 frames). Paper Table 3: middle >> random >> none."""
-        if num_frames < 1:
-            raise ShapeError(f"num_frames must be >= 1, got {num_frames}")
-        return (num_frames - 1) // 2
+        return content_frame_index(num_frames)
 
     def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         """(C, t, h, w) of the latent of a frames x height x width clip (frames: k * config.frames)."""

@@ -12,11 +12,28 @@ from pathlib import Path
 from typing import Literal
 
 from reducio.configs import JsonConfig, check_types, lookup_preset
-from reducio.errors import ConfigError
+from reducio.errors import ConfigError, ShapeError
 
 GROUPNORM_GROUPS = 32  # every Normalize() in the release is GroupNorm(32, C)
 CROSS_ATTENTION_HEAD_DIM = 64  # BasicTransformerBlock(d_head=64) in the release
 CONTENT_FRAME_CHOICES = ("middle", "random", "none")
+
+
+def content_frame_index(window: int) -> int:
+    """The content frame of a `window`-frame clip window: its middle frame, (window - 1) // 2, the
+    lower middle for an even count (frame 7 of the 16-frame window). Paper §3.1; Table 3: middle
+    >> random >> none. The one definition: everything else asks the VAE, its config or this."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ShapeError(f"a clip window has at least 1 frame, got {window!r}")
+    return (window - 1) // 2
+
+
+def content_frame_indices(num_frames: int, window: int) -> list[int]:
+    """The content frame of each `window`-frame window of a `num_frames`-frame clip (a whole number
+    of windows): [7, 23] for 32 frames in windows of 16."""
+    if num_frames < window or num_frames % window:
+        raise ShapeError(f"a clip of {num_frames} frames is not a whole number of {window}-frame windows")
+    return [start + content_frame_index(window) for start in range(0, num_frames, window)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +142,11 @@ class VAEConfig(JsonConfig):
     def latent_frames(self) -> int:
         """Latent frames per `frames`-frame window."""
         return self.frames // self.time_downsample
+
+    @property
+    def content_frame_index(self) -> int:
+        """The content frame of one window (7 for 16 frames); see `content_frame_index()`."""
+        return content_frame_index(self.frames)
 
     @property
     def has_content(self) -> bool:

@@ -1,4 +1,7 @@
-"""Translate a microsoft/Reducio-VAE YAML (`model.params`) into a VAEConfig.
+"""The release's VAE configuration -> a VAEConfig: from its YAML (`model.params`), or from the
+shapes of a released checkpoint's weights (`infer_official_config`, `detect_official_preset`).
+
+Translating the YAML:
 
 The release builds its modules with `**ddconfig`, so it silently ignores keys it does not know.
 We sort every key into one of three bins:
@@ -13,12 +16,14 @@ Anything else is logged as a warning (the release ignores it too).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from reducio.errors import ConfigError
+from reducio.errors import CheckpointError, ConfigError
+from reducio.loading.official import DEFAULT_VARIANT, RELEASED_PRESETS, infer_official_params
 from reducio.models.vae.config import VAEConfig
 
 logger = logging.getLogger(__name__)
@@ -196,3 +201,38 @@ def _window(value: Any, name: str, problems: list[str]) -> int:
         return int(value[0])
     problems.append(f"{name}={value!r}: only square windows are supported")
     return 1
+
+
+def detect_official_preset(state_dict: Mapping[str, Any]) -> str:
+    """"ft4" or "ft2" for the two released checkpoints, told apart by their shapes.
+
+    ft4 downsamples time at encoder levels 3 and 4, ft2 at level 4 only, so
+    `encoder_3d.down.3.downsample.conv.weight` is 3x3x3 in ft4 and 1x3x3 in ft2, and the decoder
+    middle runs at T/4 vs T/2 (`decoder.mid.fuse.0.pos_embed` length 4 vs 8). Every other shape
+    must match the released architecture too; anything else raises CheckpointError.
+    """
+    inferred = infer_official_config(state_dict)
+    for name in RELEASED_PRESETS:
+        if inferred == VAEConfig.preset(name):
+            return name
+    reference = VAEConfig.preset(DEFAULT_VARIANT)
+    diffs = [f"{f}={getattr(inferred, f)!r} (released: {getattr(reference, f)!r})"
+             for f in reference.to_dict() if getattr(inferred, f) != getattr(reference, f)
+             and f != "log2_time_downsample"]
+    raise CheckpointError(
+        "the weights are not one of the released Reducio-VAE checkpoints (ft4/ft2): "
+        + "; ".join(diffs) + ". Pass config= (a VAEConfig, a preset name, the official YAML or "
+        "our config.json) to load them."
+    )
+
+
+def infer_official_config(state_dict: Mapping[str, Any]) -> VAEConfig:
+    """A VAEConfig whose weights have exactly these shapes (official key names).
+
+    Shapes fix the widths, levels, res blocks, latent channels, the time factor (which encoder
+    downsamplers are 3x3x3) and the frame count (cross-attention `pos_embed` lengths). Settings the
+    weights do not record (attention window, tiling) take the released values; pass config= when
+    a checkpoint was trained with others.
+    """
+    params = infer_official_params(state_dict)
+    return config_from_official_params(params, source="shapes of the state dict")

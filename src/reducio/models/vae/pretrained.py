@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from reducio.convert.official import (
+from reducio.loading.official import (
     DEFAULT_VARIANT,
     OFFICIAL_FILES,
     OFFICIAL_REPO_ID,
     clean_official_state_dict,
-    detect_official_preset,
-    infer_official_config,
 )
-from reducio.convert.safe_load import (
+from reducio.loading.safe_load import (
     PICKLE_SUFFIXES,
     SAFETENSORS_SUFFIX,
     load_checkpoint_state_dict,
@@ -35,6 +33,7 @@ from reducio.errors import CheckpointError, ConfigError, ModelNotFoundError
 from reducio.loading.sources import check_hub_reachable, hub_error, is_offline
 from reducio.models.modeling import META_CONFIG
 from reducio.models.vae.config import VAEConfig
+from reducio.models.vae.official_config import detect_official_preset, infer_official_config
 
 if TYPE_CHECKING:
     from reducio.models.vae.autoencoder import ReducioVAE

@@ -5,7 +5,7 @@ import torch
 from diffusers import PixArtTransformer2DModel
 from safetensors.torch import save_file
 
-from reducio.convert.pixart import convert_pixart_state_dict, init_from_pixart
+from reducio.loading.pixart import convert_pixart_state_dict, init_from_pixart
 from reducio.errors import CheckpointError
 from reducio.models.dit import DiTConfig, ReducioDiT
 

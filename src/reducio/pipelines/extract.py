@@ -480,7 +480,7 @@ def extract(config: ExtractConfig, *, vae=None, text_encoder=None, semantic_enco
 
 
 def _finish(root: Path, report: ExtractReport) -> ExtractReport:
-    from reducio.convert.saving import atomic_write_text
+    from reducio.loading.saving import atomic_write_text
 
     data = {**asdict(report), "clips_per_second": report.clips_per_second}
     atomic_write_text(root / f"extract-report-r{report.rank:03d}.json", json.dumps(data, indent=2) + "\n")

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from reducio.convert.safe_load import read_safetensors
-from reducio.convert.saving import atomic_write, dedupe_shared, restore_aliases, save_safetensors
+from reducio.loading.safe_load import read_safetensors
+from reducio.loading.saving import atomic_write, dedupe_shared, restore_aliases, save_safetensors
 from reducio.errors import CheckpointError
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from reducio.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from reducio.models.vae.config import VAEConfig
 
 logger = logging.getLogger(__name__)
 
@@ -55,45 +52,6 @@ def clean_official_state_dict(state_dict: Mapping[str, Any]) -> dict[str, torch.
         cleaned[name] = value
     logger.debug("dropped %d training-only loss.* keys, kept %d", dropped, len(cleaned))
     return cleaned
-
-
-def detect_official_preset(state_dict: Mapping[str, Any]) -> str:
-    """"ft4" or "ft2" for the two released checkpoints, told apart by their shapes.
-
-    ft4 downsamples time at encoder levels 3 and 4, ft2 at level 4 only, so
-    `encoder_3d.down.3.downsample.conv.weight` is 3x3x3 in ft4 and 1x3x3 in ft2, and the decoder
-    middle runs at T/4 vs T/2 (`decoder.mid.fuse.0.pos_embed` length 4 vs 8). Every other shape
-    must match the released architecture too; anything else raises CheckpointError.
-    """
-    from reducio.models.vae.config import VAEConfig
-
-    inferred = infer_official_config(state_dict)
-    for name in RELEASED_PRESETS:
-        if inferred == VAEConfig.preset(name):
-            return name
-    reference = VAEConfig.preset(DEFAULT_VARIANT)
-    diffs = [f"{f}={getattr(inferred, f)!r} (released: {getattr(reference, f)!r})"
-             for f in reference.to_dict() if getattr(inferred, f) != getattr(reference, f)
-             and f != "log2_time_downsample"]
-    raise CheckpointError(
-        "the weights are not one of the released Reducio-VAE checkpoints (ft4/ft2): "
-        + "; ".join(diffs) + ". Pass config= (a VAEConfig, a preset name, the official YAML or "
-        "our config.json) to load them."
-    )
-
-
-def infer_official_config(state_dict: Mapping[str, Any]) -> VAEConfig:
-    """A VAEConfig whose weights have exactly these shapes (official key names).
-
-    Shapes fix the widths, levels, res blocks, latent channels, the time factor (which encoder
-    downsamplers are 3x3x3) and the frame count (cross-attention `pos_embed` lengths). Settings the
-    weights do not record (attention window, tiling) take the released values; pass config= when
-    a checkpoint was trained with others.
-    """
-    from reducio.models.vae.official_config import config_from_official_params
-
-    params = infer_official_params(state_dict)
-    return config_from_official_params(params, source="shapes of the state dict")
 
 
 def infer_official_params(state_dict: Mapping[str, Any]) -> dict[str, Any]:

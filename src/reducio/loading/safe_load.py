@@ -7,7 +7,7 @@
    tensor data stays on disk (memory-mapped) until used.
 2. If (1) refuses the file because of entries that are not tensors (a Lightning checkpoint's
    OmegaConf hyper-parameters, callback states...), `torch.load` with the restricted pickle module
-   of `reducio.convert.restricted_pickle`: unknown classes become inert placeholders, globals that
+   of `reducio.loading.restricted_pickle`: unknown classes become inert placeholders, globals that
    run code stop the read. The weights must then be plain tensors; a state dict value that would
    need code to build is refused with `UnsafeCheckpointError`.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from safetensors import safe_open
 
-from reducio.convert import restricted_pickle
+from reducio.loading import restricted_pickle
 from reducio.errors import CheckpointError, ModelNotFoundError, UnsafeCheckpointError
 
 logger = logging.getLogger(__name__)

@@ -11,14 +11,15 @@ from typing import Any
 
 import torch
 
-from reducio.convert.official import clean_official_state_dict, detect_official_preset
-from reducio.convert.safe_load import load_checkpoint_state_dict
-from reducio.convert.state_dict import count_parameters
+from reducio.loading.official import clean_official_state_dict
+from reducio.loading.safe_load import load_checkpoint_state_dict
+from reducio.loading.state_dict import count_parameters
 from reducio.errors import CheckpointError, ConfigError
 from reducio.loading.dtypes import resolve_dtype
 from reducio.models.dit import ReducioDiT
 from reducio.models.modeling import CONFIG_NAME, LEGACY_WEIGHTS
 from reducio.models.vae import ReducioVAE
+from reducio.models.vae.official_config import detect_official_preset
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from reducio.convert.official import (
-    clean_official_state_dict,
-    detect_official_preset,
-    infer_official_config,
-)
+from reducio.loading.official import clean_official_state_dict
+from reducio.models.vae.official_config import detect_official_preset, infer_official_config
 from reducio.errors import CheckpointError
 from reducio.models.vae.config import VAEConfig
 
@@ -35,7 +32,7 @@ def test_clean_strips_module_prefix_and_drops_loss(caplog):
     weights = {"encoder_3d.conv_in.weight": torch.zeros(1), "decoder.conv_out.bias": torch.ones(1)}
     raw = {f"module.{k}": v for k, v in weights.items()}
     raw |= {"module.loss.logvar": torch.zeros(()), "loss.discriminator.main.0.weight": torch.zeros(2)}
-    with caplog.at_level(logging.DEBUG, logger="reducio.convert.official"):
+    with caplog.at_level(logging.DEBUG, logger="reducio.loading.official"):
         cleaned = clean_official_state_dict({"state_dict": raw, "epoch": 2})
     assert cleaned.keys() == weights.keys()
     assert all(cleaned[k] is raw[f"module.{k}"] for k in weights)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from reducio.convert.state_dict import compare_state_dict, count_parameters, load_state_dict_strict
+from reducio.loading.state_dict import compare_state_dict, count_parameters, load_state_dict_strict
 from reducio.errors import CheckpointError
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from reducio.convert import restricted_pickle
-from reducio.convert.safe_load import extract_state_dict, load_checkpoint_state_dict, read_checkpoint
+from reducio.loading import restricted_pickle
+from reducio.loading.safe_load import extract_state_dict, load_checkpoint_state_dict, read_checkpoint
 from reducio.errors import CheckpointError, ModelNotFoundError, UnsafeCheckpointError
 
 

@@ -160,7 +160,7 @@ def init_from_pixart(model: torch.nn.Module, source: str | os.PathLike | dict[st
 
 def read_pixart_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """All weight tensors of a PixArt transformer (sharded files are merged), read without code."""
-    from reducio.convert.safe_load import load_checkpoint_state_dict
+    from reducio.loading.safe_load import load_checkpoint_state_dict
 
     path = Path(path)
     if not path.exists():
