@@ -1,4 +1,11 @@
-"""`reducio` console script: one thin module per subcommand (parse -> config -> library call)."""
+"""`reducio` console script.
+
+Each subcommand is two modules: `reducio.cli.<name>` defines its arguments (`register(subparsers)`,
+importing nothing heavy) and names, with `set_defaults(run="reducio.cli.run.<name>")`, the module
+whose `run(args)` does the work. That module imports torch, diffusers and the models at its top;
+`main` imports it only when its command runs, so `reducio --help` and argument errors come back
+in about a second instead of the ten that importing every model takes (docs/decisions.md).
+"""
 
 from __future__ import annotations
 
@@ -48,10 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not getattr(args, "func", None):
+    if not getattr(args, "run", None) and not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        if getattr(args, "run", None):
+            # The command's implementation loads when it runs (see the module docstring).
+            return int(importlib.import_module(args.run).run(args) or 0)
         return int(args.func(args) or 0)
     except ReducioError as error:
         print(f"reducio {args.command}: error: {error}", file=sys.stderr)
