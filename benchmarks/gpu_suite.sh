@@ -3,7 +3,7 @@
 # need a GPU, bf16, one after the other on one card, each bounded by its own time limit so one
 # slow or failing benchmark cannot eat the others' time.
 #
-#   benchmarks/gpu_suite.sh [RESULTS_DIR]          # default benchmarks/results/gpu-<time>
+#   benchmarks/gpu_suite.sh [RESULTS_DIR]          # default benchmarks/results/<date>-gpu-<time>
 #
 # Environment: PYTHON (default python3), SUITE_DEVICE (default cuda), SUITE_QUICK=1 (the CPU
 # sizes: checks the script itself on a machine without a GPU), SUITE_COMPILE=1 (also the
@@ -15,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 DEV=${SUITE_DEVICE:-cuda}
-OUTDIR=${1:-benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M%S)}
+OUTDIR=${1:-benchmarks/results/$(date -u +%Y-%m-%d)-gpu-$(date -u +%H%M%S)}
 LIMIT=${SUITE_LIMIT_S:-150}
 BUDGET=${SUITE_BUDGET_S:-0}
 mkdir -p "$OUTDIR"

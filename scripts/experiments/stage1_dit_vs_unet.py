@@ -31,11 +31,11 @@ Commands (run from the repository root; 1 thread each, both trainings at once):
     python scripts/experiments/stage1_dit_vs_unet.py train --arch unet --minutes 19 \\
         --out runs/stage1-design/unet
     python scripts/experiments/stage1_dit_vs_unet.py eval --run runs/stage1-design/dit4 \\
-        --json benchmarks/results/cpu-stage1-design/dit4.json
+        --json benchmarks/results/2026-12-06-cpu/stage1-design/dit4.json
     python scripts/experiments/stage1_dit_vs_unet.py eval --run runs/stage1-design/unet \\
-        --json benchmarks/results/cpu-stage1-design/unet.json
+        --json benchmarks/results/2026-12-06-cpu/stage1-design/unet.json
     python scripts/experiments/stage1_dit_vs_unet.py eval --stage1 src/reducio/assets/pipeline-tiny \\
-        --json benchmarks/results/cpu-stage1-design/shipped-dit8.json
+        --json benchmarks/results/2026-12-06-cpu/stage1-design/shipped-dit8.json
     python scripts/experiments/stage1_dit_vs_unet.py params     # parameter counts of the designs
 
 A run folder holds config.json (the arguments and parameter count), log.jsonl (loss every 50

@@ -18,7 +18,7 @@ from reducio.models.vae.config import GROUPNORM_GROUPS
 
 
 # Above this many elements CUDA kernels that index with 32 bits fail: upsample_nearest3d stopped an
-# untiled 16 x 1024^2 decode with "invalid argument" (benchmarks/results/vae-gpu-h200-1024px-failed.log);
+# untiled 16 x 1024^2 decode with "invalid argument" (benchmarks/results/2026-11-26-h200/vae-1024px-failed.log);
 # a 128-channel 16 x 1024^2 activation is exactly 2^31 elements.
 MAX_KERNEL_ELEMENTS = 2**31 - 1
 
