@@ -64,7 +64,7 @@ def test_three_ways_to_build_give_the_same_config():
 
 
 def test_unknown_config_key_names_it_and_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"unknown VAEConfig key\(s\) \['bogus'\]; valid keys: \['frames'"):
+    with pytest.raises(ConfigError, match=r"unknown key bogus in VAEConfig; valid keys: frames, in_channels"):
         ReducioVAE.from_config({**VAEConfig().to_dict(), "bogus": 1})
     with pytest.raises(ConfigError, match="unknown DiT preset 'nope'"):
         ReducioDiT.from_config("nope")
@@ -101,7 +101,7 @@ def test_unknown_key_in_config_json_raises(tmp_path):
     tiny_dit().save_pretrained(tmp_path / "dit")
     config = json.loads((tmp_path / "dit" / "config.json").read_text())
     (tmp_path / "dit" / "config.json").write_text(json.dumps({**config, "depht": 3}))
-    with pytest.raises(ConfigError, match=r"\['depht'\]; valid keys: \['in_channels'"):
+    with pytest.raises(ConfigError, match=r"unknown key depht in DiTConfig; valid keys: in_channels, "):
         ReducioDiT.from_pretrained(tmp_path / "dit")
 
 

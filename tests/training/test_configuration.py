@@ -4,7 +4,7 @@ import pytest
 
 from reducio.errors import ConfigError
 from reducio.training.config import VAETrainConfig
-from reducio.training.configuration import apply_overrides
+from reducio.configs import apply_overrides
 
 
 def test_round_trip_dict_and_json(tmp_path):

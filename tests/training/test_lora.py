@@ -20,7 +20,7 @@ from reducio.data.latents import LatentShardDataset  # noqa: E402
 from reducio.errors import ConfigError  # noqa: E402
 from reducio.models.dit import DiTConfig, ReducioDiT  # noqa: E402
 from reducio.training.config import EMASection, LoggingSection, LoRASection, RunSection  # noqa: E402
-from reducio.training.configuration import apply_overrides  # noqa: E402
+from reducio.configs import apply_overrides  # noqa: E402
 from reducio.training.dit_objective import (  # noqa: E402
     DiTModelSection,
     DiTObjective,

@@ -100,7 +100,7 @@ def run_export(args: argparse.Namespace) -> int:
 def resolve_config(task: TrainTask, args: argparse.Namespace):
     """(config, run_dir, checkpoint or None) from the command line."""
     from reducio.training.checkpoint import read_json, resolve_checkpoint
-    from reducio.training.configuration import apply_overrides
+    from reducio.configs import apply_overrides
     from reducio.training.recipes import load_recipe
 
     recipe = args.config or args.recipe or task.default_recipe

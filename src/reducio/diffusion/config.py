@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reducio.errors import ConfigError
-from reducio.configs import JsonConfig, check_types
+from reducio.configs import Config, check_types
 
 
 @dataclass(frozen=True, kw_only=True)
-class DiffusionConfig(JsonConfig):
+class DiffusionConfig(Config):
     """Training objective and schedule; `make_scheduler` builds the matching sampler from it.
 
     - `objective`: "epsilon" (DDPM noise prediction), "flow" (rectified flow, velocity) or

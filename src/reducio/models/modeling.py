@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from reducio.configs import JsonConfig, check_keys
+from reducio.configs import Config, check_keys
 from reducio.loading.safe_load import (
     PICKLE_SUFFIXES,
     SAFETENSORS_SUFFIX,
@@ -51,7 +51,7 @@ META_CONFIG, META_CLASS = "reducio_config", "reducio_class"  # single-file .safe
 _DIFFUSERS_CONFIG_KEYS = frozenset({"quantization_config"})
 
 
-def takes_config(config_class: type[JsonConfig]) -> Callable[[Callable], Callable]:
+def takes_config(config_class: type[Config]) -> Callable[[Callable], Callable]:
     """Give a model's `__init__(self, config=None, **fields)` the signature diffusers reads.
 
     `ConfigMixin` learns a model's config keys from its `__init__` signature; this decorator
@@ -78,11 +78,11 @@ def takes_config(config_class: type[JsonConfig]) -> Callable[[Callable], Callabl
 class ReducioModelMixin:
     """Mixed in before diffusers' `ModelMixin, ConfigMixin` by every reducio model."""
 
-    config_class: ClassVar[type[JsonConfig]]
+    config_class: ClassVar[type[Config]]
     builtin_kind: ClassVar[str]  # built-in names resolve to assets/<builtin_kind>-<name>/
 
     # ------------------------------------------------------------------ config
-    def _register_arch(self, config: JsonConfig | str | None, fields: Mapping[str, Any]) -> Any:
+    def _register_arch(self, config: Config | str | None, fields: Mapping[str, Any]) -> Any:
         """The typed config from `config` or the keyword fields, also registered with diffusers."""
         arch = self.resolve_arch(config, fields)
         self.register_to_config(**arch.to_dict())
@@ -128,7 +128,7 @@ class ReducioModelMixin:
     def from_config(cls, config: Any = None, return_unused_kwargs: bool = False, **kwargs: Any):
         """diffusers' `from_config`, also taking a typed config or a preset name; unknown keys
         raise ConfigError naming the valid ones."""
-        if isinstance(config, (str, JsonConfig)):
+        if isinstance(config, (str, Config)):
             config = cls.resolve_arch(config).to_dict()
         if config is not None:
             check_keys(cls.config_class, _own_keys(config))

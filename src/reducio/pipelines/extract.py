@@ -38,7 +38,7 @@ from reducio.data.latents import (
     write_shard,
 )
 from reducio.errors import ConfigError, VideoInputError
-from reducio.training.configuration import ConfigSection
+from reducio.configs import Config
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ SYNTHETIC_FPS = 16.0  # the shapes world's frame rate (synthetic/export.py)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExtractConfig(ConfigSection):
+class ExtractConfig(Config):
     """One extraction run. Model specs: see `load_vae`, `load_text_encoder`, `build_*_encoder`."""
 
     output: str

@@ -39,7 +39,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from reducio.conditioning.base import TextEmbedding, TextEncoder
-from reducio.configs import JsonConfig, lookup_preset
+from reducio.configs import Config, lookup_preset
 from reducio.diffusion import (
     DiffusionConfig,
     DiffusionObjective,
@@ -63,7 +63,7 @@ from reducio.models.frame_text_matcher import FrameTextMatcher
 
 
 @dataclass(frozen=True, kw_only=True)
-class Stage1Config(JsonConfig):
+class Stage1Config(Config):
     """The built-in image generator: a pixel-space DiT, its diffusion process and sampling defaults.
 
     - `dit`: a DiTConfig with in_channels 3 (RGB pixels), pt = 1 (one frame), text_dim set and
@@ -80,7 +80,7 @@ class Stage1Config(JsonConfig):
       `num_candidates`: frames sampled per prompt, the one the matcher scores best kept (1 = no
       reranking; > 1 needs the matcher).
 
-    JSON stores `dit` and `diffusion` as nested objects (`JsonConfig` rebuilds them).
+    JSON stores `dit` and `diffusion` as nested objects (`Config` rebuilds them).
     """
 
     dit: DiTConfig

@@ -10,14 +10,14 @@ from reducio.training.config import (
     VAETrainConfig,
     VideoDataSection,
 )
-from reducio.training.configuration import ConfigSection, apply_overrides
+from reducio.configs import Config, apply_overrides
 from reducio.training.loop import RunSummary, Trainer, TrainingDivergedError
 from reducio.training.objective import Objective, Samples
 from reducio.training.recipes import available_recipes, load_recipe
 from reducio.training.vae_objective import VAEObjective
 
 __all__ = [
-    "ConfigSection",
+    "Config",
     "EMASection",
     "LoggingSection",
     "Objective",

@@ -1,4 +1,4 @@
-"""Config sections of a training run. Defaults are the release's values (SPEC §4) unless noted.
+"""Config sections of a training run. Defaults are the release's values (docs/architecture.md §4) unless noted.
 
 Generic sections (`RunSection`, `EMASection`, `LoggingSection`) are read by the shared loop and
 are reused by every task; `VAE*` sections belong to the VAE objective. `VAETrainConfig` is the
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reducio.errors import ConfigError
-from reducio.training.configuration import ConfigSection
+from reducio.configs import Config
 
 
 def _check(ok: bool, message: str) -> None:
@@ -25,7 +25,7 @@ def _check(ok: bool, message: str) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunSection(ConfigSection):
+class RunSection(Config):
     """How long and how the loop runs. One step = one optimiser update of every optimiser."""
 
     max_steps: int = 1_000_000
@@ -58,7 +58,7 @@ class RunSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EMASection(ConfigSection):
+class EMASection(Config):
     """Exponential moving average of the trained model's weights (not in the release)."""
 
     enabled: bool = False
@@ -77,7 +77,7 @@ LORA_DEFAULT_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out", "fc1"
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoRASection(ConfigSection):
+class LoRASection(Config):
     """A LoRA adapter trained on a frozen model (peft); rank 0 trains every weight instead."""
 
     rank: int = 0
@@ -97,7 +97,7 @@ class LoRASection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoggingSection(ConfigSection):
+class LoggingSection(Config):
     progress_bar: bool = True
     tensorboard: bool = True  # used only when the tensorboard package is installed
     num_samples: int = 2  # clips in each reconstruction sample
@@ -109,7 +109,7 @@ class LoggingSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class VAEModelSection(ConfigSection):
+class VAEModelSection(Config):
     preset: str = "ft4"  # a VAEConfig preset name
     overrides: dict[str, Any] = field(default_factory=dict)  # VAEConfig fields replacing the preset's
     init: str | None = None  # from_pretrained path (official .ckpt too) to fine-tune; None = from scratch
@@ -124,7 +124,7 @@ class VAEModelSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class VideoDataSection(ConfigSection):
+class VideoDataSection(Config):
     kind: Literal["folder", "shapes"] = "folder"
     root: str | None = None  # folder of videos (kind=folder)
     captions: str | None = None
@@ -145,7 +145,7 @@ class VideoDataSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class VAEOptimSection(ConfigSection):
+class VAEOptimSection(Config):
     lr: float = 2e-5  # release base_learning_rate, scale_lr False
     betas: tuple[float, float] = (0.5, 0.9)
     weight_decay: float = 0.0
@@ -174,7 +174,7 @@ class VAEOptimSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class VAELossSection(ConfigSection):
+class VAELossSection(Config):
     rec_loss: Literal["l1", "mse"] = "l1"  # release loss_norm 'l1'
     rec_weight: float = 1.0
     perceptual_weight: float = 0.1  # LPIPS(VGG) per frame; needs lpips_weights
@@ -218,7 +218,7 @@ class VAELossSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class VAETrainConfig(ConfigSection):
+class VAETrainConfig(Config):
     """A whole VAE training run. `effective` is written by the trainer: what actually runs."""
 
     task: Literal["vae"] = "vae"

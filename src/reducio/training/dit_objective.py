@@ -19,7 +19,7 @@ from torch import nn
 from reducio.data.latents import ungroup
 from reducio.errors import ConfigError, ReducioError
 from reducio.training.config import EMASection, LoggingSection, LoRASection, RunSection
-from reducio.training.configuration import ConfigSection
+from reducio.configs import Config
 from reducio.training.objective import Objective, Samples
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ BUILTIN_CONTENT = {3: "pooled-rgb"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class DiTModelSection(ConfigSection):
+class DiTModelSection(Config):
     preset: str = "reducio-dit-1.2b"
     overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields replacing the preset's
     init: str | None = None  # a DiT from_pretrained path, or "pixart:PATH" (init_from_pixart)
@@ -48,7 +48,7 @@ class DiTModelSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LatentDataSection(ConfigSection):
+class LatentDataSection(Config):
     root: str | None = None  # folder of latent shards (reducio extract --output)
     sample_root: str | None = None  # shards whose first items are the validation samples (default: root)
     batch_size: int = 64  # per process
@@ -67,7 +67,7 @@ class LatentDataSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DiTOptimSection(ConfigSection):
+class DiTOptimSection(Config):
     # PixArt-alpha's recipe: AdamW lr 2e-5, weight decay 0.03, eps 1e-10, 1000 warm-up steps, clip 0.01.
     lr: float = 2e-5
     betas: tuple[float, float] = (0.9, 0.999)
@@ -82,7 +82,7 @@ class DiTOptimSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SamplingSection(ConfigSection):
+class SamplingSection(Config):
     sampler: str | None = None  # None: dpm (epsilon) / euler (flow)
     steps: int = 20
     text_scale: float = 4.5
@@ -91,7 +91,7 @@ class SamplingSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DiTTrainConfig(ConfigSection):
+class DiTTrainConfig(Config):
     """A whole DiT training run; `diffusion` holds DiffusionConfig fields (objective, drop rates...)."""
 
     task: Literal["dit"] = "dit"

@@ -99,7 +99,7 @@ class Trainer:
     """Runs an objective over a dataset with the generic config sections `train`, `ema`, `logging`, `data`.
 
     Args:
-        config: a task config (ConfigSection) with sections `train` (RunSection), `ema`
+        config: a task config (Config) with sections `train` (RunSection), `ema`
             (EMASection), `logging` (LoggingSection) and `data` (batch_size, num_workers, shuffle).
         objective: what is trained.
         train_dataset: map-style dataset of training items.

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import yaml
 
 from reducio.errors import ConfigError
-from reducio.training.configuration import ConfigSection, apply_overrides
+from reducio.configs import Config, apply_overrides
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
-C = TypeVar("C", bound=ConfigSection)
+C = TypeVar("C", bound=Config)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from reducio.errors import ConfigError
 from reducio.training.config import EMASection, LoggingSection, RunSection
-from reducio.training.configuration import ConfigSection
+from reducio.configs import Config
 from reducio.training.dit_objective import DiTOptimSection, WarmupConstant
 from reducio.training.objective import Objective, Samples
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Stage1ModelSection(ConfigSection):
+class Stage1ModelSection(Config):
     preset: str = "tiny-image"  # a Stage1Config preset
     dit_overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields
     diffusion: dict[str, Any] = field(default_factory=dict)  # DiffusionConfig fields
@@ -37,7 +37,7 @@ class Stage1ModelSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ImageDataSection(ConfigSection):
+class ImageDataSection(Config):
     kind: Literal["shapes", "shards"] = "shapes"
     root: str | None = None  # latent shards (kind=shards)
     split: str = "train"
@@ -58,14 +58,14 @@ class ImageDataSection(ConfigSection):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Stage1SamplingSection(ConfigSection):
+class Stage1SamplingSection(Config):
     steps: int | None = None  # None: the model config's num_inference_steps
     guidance_scale: float | None = None
     seed: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class Stage1TrainConfig(ConfigSection):
+class Stage1TrainConfig(Config):
     task: Literal["stage1"] = "stage1"
     model: Stage1ModelSection = field(default_factory=Stage1ModelSection)
     data: ImageDataSection = field(default_factory=ImageDataSection)

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reducio.errors import ConfigError
-from reducio.configs import JsonConfig, check_types, lookup_preset
+from reducio.configs import Config, check_types, lookup_preset
 
 ATTENTION_TYPES = ("3d", "2d+1d")
 PREDICTION_TYPES = ("epsilon", "flow", "flow_x")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DiTConfig(JsonConfig):
+class DiTConfig(Config):
     """Reducio-DiT architecture.
 
     Latent and tokens:

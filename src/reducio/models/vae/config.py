@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reducio.configs import JsonConfig, check_types, lookup_preset
+from reducio.configs import Config, check_types, lookup_preset
 from reducio.errors import ConfigError, ShapeError
 
 GROUPNORM_GROUPS = 32  # every Normalize() in the release is GroupNorm(32, C)
@@ -37,7 +37,7 @@ def content_frame_indices(num_frames: int, window: int) -> list[int]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class VAEConfig(JsonConfig):
+class VAEConfig(Config):
     """Reducio-VAE architecture. Defaults match the released ft4 checkpoint.
 
     Field <- official key (`model.params` / `ddconfig` / `ddconfig_2d`):
