@@ -9,7 +9,7 @@
 #   scripts/train_builtin_pipeline.sh assemble   # write $OUT (default src/reducio/assets/pipeline-tiny/) from the latest checkpoints
 #   scripts/train_builtin_pipeline.sh reranker   # train stage 1's reranker (RERANK_RUN, MINUTES) and write
 #                                                # $OUT's stage1/ with it (the rest of $OUT unchanged)
-#   scripts/train_builtin_pipeline.sh two-object # session 11: fine-tune $OUT's DiT on 16,000 new clips with
+#   scripts/train_builtin_pipeline.sh two-object # fine-tune $OUT's DiT on 16,000 new clips with
 #                                                # the two-object ones drawn 3x as often (TWO_RUN, MINUTES)
 #   scripts/train_builtin_pipeline.sh replace-dit   # write $OUT's dit/ from TWO_RUN's latest EMA weights
 #
@@ -111,8 +111,8 @@ print("wrote", dst)
 PY
         ;;
     two-object)
-        # Stage 2 bound motions to the wrong object in two-object scenes (docs/generate.md, session
-        # 11): new latents (clips 200,000-215,999 of train), two-object records repeated 3x (56 % of
+        # Stage 2 bound motions to the wrong object in two-object scenes (docs/generate.md): new
+        # latents (clips 200,000-215,999 of train), two-object records repeated 3x (56 % of
         # draws instead of 30 %), 50 minutes at batch 16, lr 1e-4 from $OUT's DiT (10,739 steps, 1 thread).
         TWO_RUN=${TWO_RUN:-runs/dit-two3}
         reducio extract --synthetic train --start 200000 --count 16000 --size 64 --vae tiny --latent mode \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call (issue 7): the DiT compiled with CUDA graphs (torch.compile mode reduce-overhead)
+# One device call: the DiT compiled with CUDA graphs (torch.compile mode reduce-overhead)
 # next to an eager baseline in the same call; 16 x 1024^2, bf16, untiled decode, 25 and 8 steps.
 set -u
 source "$(dirname "$0")/common.sh"

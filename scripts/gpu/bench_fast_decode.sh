@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call (issue 7): on the GPU at hand, 16 x 1024^2, bf16, random weights:
+# One device call: on the GPU at hand, 16 x 1024^2, bf16, random weights:
 #   1. the VAE decode variants side by side, eager: tiled (release) / untiled, NCDHW / channels-last
 #   2. end to end eager with the release's tiled decode, 25 and 8 DiT steps (this GPU's baseline)
 #   3. end to end with the DiT and decoder compiled and the untiled decode (layout: the faster of

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call (issue 7), ~4 min of the GPU (BUDGET seconds, default 300): model CPU offload
+# One device call, ~4 min of the GPU (BUDGET seconds, default 300): model CPU offload
 # copied both ways (pageable host memory, the default) against pinned CPU copies with no copy
 # back (`--offload pinned`), 16 x 1024^2 text-to-video, 25 and 8 steps, next to the resident run;
 # all in the same call. Results packed in $OUT/results.tgz.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call (issue 7), ~8.5 min of the GPU (BUDGET seconds, default 500), 16 x 1024^2, bf16,
+# One device call, ~8.5 min of the GPU (BUDGET seconds, default 500), 16 x 1024^2, bf16,
 # random weights:
 #   1. the fastest path with a 64-channel decoder (ft4-1024@decoder_channels=64, the narrow
 #      decoder of docs/train-vae.md: its speed only, it is untrained), CUDA-graph DiT, compiled

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU training of the built-in weights (session 4, one H200): three jobs side by side on one card
+# GPU training of the built-in weights (one H200): three jobs side by side on one card
 # for MIN minutes each: the tiny VAE's decoder-only fine-tune (encoder_3d and quant_conv fixed, so
 # the motion latents the DiT trained on do not change), stage 1 continued from its CPU run
 # (init: s1init), and a patch-4 stage 1 from scratch. Writes fp16 weights of each run's last

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One device call (issue 5): the built-in stage-1 image generator fine-tuned from the shipped
+# One device call: the built-in stage-1 image generator fine-tuned from the shipped
 # weights on one GPU, two arms side by side for MIN minutes each: plain, and with the zero-init
-# ConvRefiner (width 32, depth 4); batch 128, lr 1e-4, logit-normal noise levels (the session-7
+# ConvRefiner (width 32, depth 4); batch 128, lr 1e-4, logit-normal noise levels (the shipped stage 1's
 # CPU recipe). Writes to $OUT, per arm: the final/ export (EMA weights) in fp16 (a returned file
 # must be small: a 30 MB archive did not come back), its config.json and the gzipped metrics.
 # Back here: put ARM.model.fp16.safetensors + ARM.final.config.json in a folder as model.safetensors
