@@ -9,7 +9,7 @@ Same as `reducio bench e2e ...` (all options: --help); docs/benchmarks.md explai
 
 import sys
 
-from reducio.cli.bench import main
+from reducio.cli.run.bench import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["e2e", *sys.argv[1:]], "python benchmarks/e2e.py " + " ".join(sys.argv[1:])))

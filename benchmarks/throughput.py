@@ -8,7 +8,7 @@ Same as `reducio bench throughput ...` (all options: --help); docs/benchmarks.md
 
 import sys
 
-from reducio.cli.bench import main
+from reducio.cli.run.bench import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["throughput", *sys.argv[1:]],

@@ -11,7 +11,7 @@ Same as `reducio bench vae ...` (all options: --help); docs/benchmarks.md explai
 
 import sys
 
-from reducio.cli.bench import main
+from reducio.cli.run.bench import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["vae", *sys.argv[1:]], "python benchmarks/vae.py " + " ".join(sys.argv[1:])))

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from reducio.cli.bench import main as bench_main
+from reducio.cli.run.bench import main as bench_main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from reducio.cli.main import build_parser, main
+from reducio.cli.main import build_parser, load_command, main
 from reducio.data import latent_file
 from reducio.data.synthetic.world import make_clip
 from reducio.data.video_io import read_video, write_video
@@ -275,7 +275,7 @@ def test_bad_input_is_refused_in_one_line(case, root, capsys):
     # the class, from the command's own function ...
     args = build_parser().parse_args(argv)
     with pytest.raises(case.error, match=case.match) as info:
-        args.func(args)
+        load_command(args).run(args)
     assert "\n" not in str(info.value), str(info.value)
     capsys.readouterr()
     # ... and what a user sees: exit status 1, one line on stderr, no traceback

@@ -20,7 +20,7 @@ step() {  # step NAME LIMIT ARGS...
     local l; l=$(left); [[ $l -lt 25 ]] && { echo "=== $name: skipped, ${l}s left"; return 1; }
     [[ $l -lt $limit ]] && limit=$l
     echo "=== $name (t=$((SECONDS - T0)) s, limit ${limit} s): $*"
-    timeout -k 5 "$limit" python3 -c "import sys; from reducio.cli.bench import main; sys.exit(main(sys.argv[1:], 'reducio bench ' + ' '.join(sys.argv[1:])))" \
+    timeout -k 5 "$limit" python3 -c "import sys; from reducio.cli.run.bench import main; sys.exit(main(sys.argv[1:], 'reducio bench ' + ' '.join(sys.argv[1:])))" \
         "$@" -o "$OUTD/$name.json" > "$OUTD/$name.log" 2>&1
     local rc=$?
     grep -v "^W1\|^I1\|Warning\|warn(" "$OUTD/$name.log" | tail -n 24

@@ -15,7 +15,7 @@ B() { local name=$1 limit=$2; shift 2
   if [[ $left -lt 25 ]]; then echo "=== $name: skipped, ${left} s left"; return 1; fi
   [[ $left -lt $limit ]] && limit=$left
   echo "=== $name (t=$((SECONDS - T0)) s, limit $limit s): $*"
-  timeout -k 5 "$limit" python3 -c "import sys; from reducio.cli.bench import main; sys.exit(main(sys.argv[1:], 'reducio bench ' + ' '.join(sys.argv[1:])))" \
+  timeout -k 5 "$limit" python3 -c "import sys; from reducio.cli.run.bench import main; sys.exit(main(sys.argv[1:], 'reducio bench ' + ' '.join(sys.argv[1:])))" \
     "$@" -o "$OUTD/$name.json" > "$OUTD/$name.log" 2>&1; echo "rc=$? t=$((SECONDS - T0)) s"
   grep -v "^W1\|^I1\|Warning\|warn(" "$OUTD/$name.log" | grep "^|\|peak\|FAILED\|total" | head -24; }
 finish() { echo "=== done t=$((SECONDS - T0)) s"

@@ -91,7 +91,7 @@ def test_throughput_benchmark_tiny():
 
 
 def test_cli_writes_json_with_command(tmp_path, capsys):
-    from reducio.cli.bench import main
+    from reducio.cli.run.bench import main
 
     out = tmp_path / "dit.json"
     assert main(["dit", "--quick", "--size", "32", "--threads", "1", "--in-process",

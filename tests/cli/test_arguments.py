@@ -42,7 +42,7 @@ def test_range_messages(factory, text, message):
     (["generate", "p", "-o", "x.mp4", "--stage1-candidates", "0"], "--stage1-candidates", "0"),
     (["generate", "p", "-o", "x.mp4", "--fps", "nan"], "--fps", "nan"),
     (["generate", "p", "-o", "x.mp4", "--seed", "-1"], "--seed", "-1"),
-    (["generate", "p", "-o", "x.mp4", "--frames", "8"], "--frames", "8"),
+    (["generate", "p", "-o", "x.mp4", "--frames", "0"], "--frames", "0"),
     (["reconstruct", "a.mp4", "-o", "b.mp4", "--start", "-1"], "--start", "-1"),
     (["reconstruct", "a.mp4", "-o", "b.mp4", "--batch-size", "0"], "--batch-size", "0"),
     (["encode", "a.mp4", "-o", "b.safetensors", "--fps", "inf"], "--fps", "inf"),

@@ -1,18 +1,15 @@
-import argparse
 import json
 
 import numpy as np
 
-from reducio.cli import data
+from reducio.cli.main import build_parser, load_command
 from reducio.data.synthetic.world import make_clip
 from reducio.data.video_io import read_video
 
 
 def run_cli(argv):
-    parser = argparse.ArgumentParser()
-    data.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = build_parser().parse_args(list(map(str, argv)))
+    return load_command(args).run(args)
 
 
 def test_synth_writes_lossless_clips_and_captions(tmp_path, capsys):

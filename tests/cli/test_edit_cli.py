@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reducio.cli.main import main
+from reducio.cli.main import build_parser, load_command, main
 from reducio.data.synthetic.world import make_clip
 from reducio.data.transforms import unit_to_uint8
 from reducio.data.video_io import read_video, write_video
@@ -85,10 +85,8 @@ def test_edited_frame_of_another_size(assets, tmp_path, caplog):
 
 def _run(assets, *argv):
     """Run a command through its module (errors raised, not printed)."""
-    from reducio.cli.main import build_parser
-
     args = build_parser().parse_args([*map(str, argv), "--vae", str(assets / "vae")])
-    return args.func(args)
+    return load_command(args).run(args)
 
 
 def test_frame_errors_are_named(assets, tmp_path, capsys):

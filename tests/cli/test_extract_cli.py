@@ -1,6 +1,5 @@
 """`reducio extract` end to end on the synthetic world: shards, resume, RANK / WORLD_SIZE, errors."""
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,16 +10,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import HashText  # noqa: E402
 
-from reducio.cli import extract as extract_cli  # noqa: E402
+from reducio.cli.main import build_parser, load_command  # noqa: E402
 from reducio.data.latents import LatentShardDataset, list_shards  # noqa: E402
 from reducio.errors import ConfigError  # noqa: E402
 
 
 def _run(argv):
-    parser = argparse.ArgumentParser(prog="reducio")
-    extract_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = build_parser().parse_args(argv)
+    return load_command(args).run(args)
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 
 import pytest
 import torch
 
-from reducio.cli import generate
+from reducio.cli.main import build_parser, load_command
+from reducio.cli.run import generate
 from reducio.conditioning import MiniLMTextEncoder, PatchPixelSemanticEncoder, PooledRGBContentEncoder
 from reducio.data.video_io import read_video, write_video
 from reducio.errors import ConfigError, PipelineInputError
@@ -26,10 +26,8 @@ PROMPT = "a red circle moving right on a black background"
 
 
 def run_cli(argv):
-    parser = argparse.ArgumentParser()
-    generate.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = build_parser().parse_args(list(map(str, argv)))
+    return load_command(args).run(args)
 
 
 def _randomize(module, seed):
@@ -98,14 +96,21 @@ def test_builtin_default_not_installed_is_explained(monkeypatch, tmp_path):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4")])
 
 
+def test_a_frame_count_the_windows_cannot_make_names_the_valid_ones(pipeline_dir, tmp_path):
+    """--frames is checked against the loaded pipeline's VAE window (16 + 8 k for 16-frame windows)."""
+    with pytest.raises(PipelineInputError, match="must be 16 \\+ 8 k.*got 20; use 16 or 24"):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--pipeline", str(pipeline_dir / "t2v"),
+                 "--frames", "20", "--steps", "1"])
+
+
 @pytest.mark.parametrize("extra, message", [
-    (["--frames", "20"], "--frames must be 16 \\+ 8k.*got 20, use 16 or 24"),
     (["--size", "64", "--height", "64", "--width", "64"], "either --size or --height/--width"),
     (["--height", "64"], "--height and --width together"),
     (["--size", "70"], "multiples of 32"),
     (["--stage1-candidates", "2", "--image", "frame.png"], "with --image there is no stage 1"),
 ])
 def test_bad_arguments_fail_before_loading(extra, message, tmp_path):
+    """Checked before any model loads: the pipeline folder does not even exist."""
     with pytest.raises(ConfigError, match=message):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--pipeline", str(tmp_path / "none"),
                  *extra])
@@ -159,7 +164,6 @@ def test_offload_on_a_cpu_device_is_refused_with_the_fix(tmp_path):
 
 @pytest.mark.parametrize("flag", [["--offload"], ["--offload", "pinned"], ["--offload", "copy"]])
 def test_offload_flag_turns_on_diffusers_model_offload(monkeypatch, tmp_path, flag):
-    import reducio.cli._vae_io as vae_io
 
     calls = []
 
@@ -174,7 +178,7 @@ def test_offload_flag_turns_on_diffusers_model_offload(monkeypatch, tmp_path, fl
         def to(self, device):   # offloaded models must stay in CPU memory
             raise AssertionError(f"moved to {device}")
 
-    monkeypatch.setattr(vae_io, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(generate, "resolve_device", lambda name: torch.device("cuda"))
     monkeypatch.setattr(ReducioTextToVideoPipeline, "from_pretrained",
                         classmethod(lambda cls, source, **kwargs: FakePipeline()))
     with pytest.raises(Loaded):
@@ -203,10 +207,9 @@ def test_compile_option_compiles_dit_in_its_mode_and_decoder_in_default(extra, d
     import argparse
     import types
 
-    from reducio.cli.generate import _apply_speed_options, register
+    from reducio.cli.run.generate import _apply_speed_options
 
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
+    parser = build_parser()
     calls = {}
     pipe = types.SimpleNamespace(
         transformer=types.SimpleNamespace(compile=lambda **k: calls.setdefault("dit", k)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reducio.cli.main import build_parser
+from reducio.cli.main import build_parser, load_command
 from reducio.data.synthetic.vocab import BACKGROUNDS, COLOURS, DIRECTIONS, SHAPES
 
 
@@ -16,7 +16,7 @@ class Loaded(Exception):
 def parse_and_run(monkeypatch):
     """Run `reducio generate ARGV` until its prompts are ready for the model; returns the parsed
     arguments as the pipeline would receive them (None when the built-in prompt step did not run)."""
-    from reducio.cli import generate
+    from reducio.cli.run import generate
 
     real = generate._builtin_prompts
     calls = []
@@ -31,7 +31,7 @@ def parse_and_run(monkeypatch):
     def run(argv):
         args = build_parser().parse_args(["generate", *argv])
         with pytest.raises(Exception) as raised:   # Loaded, or the failed load of a missing --pipeline
-            args.func(args)
+            load_command(args).run(args)
         assert (raised.type is Loaded) == bool(calls)
         return args if calls else None
 

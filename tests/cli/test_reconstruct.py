@@ -1,12 +1,11 @@
 """`reducio reconstruct / encode / decode` end to end on a tiny VAE and a synthetic clip."""
 
-import argparse
 import re
 
 import pytest
 import torch
 
-from reducio.cli import decode, encode, reconstruct
+from reducio.cli.main import build_parser, load_command
 from reducio.data.synthetic.world import make_clip
 from reducio.data.video_io import read_video, write_video
 from reducio.errors import ReducioError, VideoReadError
@@ -14,11 +13,9 @@ from reducio.eval.reconstruction import psnr
 from reducio.models.vae import ReducioVAE, VAEConfig
 
 
-def run_cli(module, argv):
-    parser = argparse.ArgumentParser()
-    module.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+def run_cli(argv):
+    args = build_parser().parse_args(list(map(str, argv)))
+    return load_command(args).run(args)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +30,7 @@ def assets(tmp_path_factory):
 
 def test_reconstruct_writes_video_and_prints_scores(assets, tmp_path, capsys):
     out = tmp_path / "recon.mkv"
-    code = run_cli(reconstruct, ["reconstruct", str(assets / "clips" / "clip0.mp4"), "-o", str(out),
+    code = run_cli(["reconstruct", str(assets / "clips" / "clip0.mp4"), "-o", str(out),
                                  "--vae", str(assets / "vae"), "--size", "64", "--lossless"])
     assert code == 0
     text = capsys.readouterr().out
@@ -49,7 +46,7 @@ def test_reconstruct_writes_video_and_prints_scores(assets, tmp_path, capsys):
 def test_reconstruct_folder_side_by_side_and_random_weights_notice(assets, tmp_path, capsys):
     (assets / "vae" / "metadata.json").write_text('{"trained": false}')
     try:
-        code = run_cli(reconstruct, ["reconstruct", str(assets / "clips"), "-o", str(tmp_path / "out"),
+        code = run_cli(["reconstruct", str(assets / "clips"), "-o", str(tmp_path / "out"),
                                      "--vae", str(assets / "vae"), "--size", "64", "--side-by-side",
                                      "--frames", "8", "--fps", "16"])
     finally:
@@ -66,10 +63,10 @@ def test_reconstruct_folder_side_by_side_and_random_weights_notice(assets, tmp_p
 def test_encode_then_decode_matches_reconstruct(assets, tmp_path, capsys):
     clip = str(assets / "clips" / "clip1.mp4")
     vae = str(assets / "vae")
-    run_cli(reconstruct, ["reconstruct", clip, "-o", str(tmp_path / "rec.mkv"), "--vae", vae, "--lossless"])
-    assert run_cli(encode, ["encode", clip, "-o", str(tmp_path / "lat.safetensors"), "--vae", vae]) == 0
+    run_cli(["reconstruct", clip, "-o", str(tmp_path / "rec.mkv"), "--vae", vae, "--lossless"])
+    assert run_cli(["encode", clip, "-o", str(tmp_path / "lat.safetensors"), "--vae", vae]) == 0
     assert "1 window(s) of 1 clip(s)" in capsys.readouterr().out
-    assert run_cli(decode, ["decode", str(tmp_path / "lat.safetensors"), "-o", str(tmp_path / "dec.mkv"),
+    assert run_cli(["decode", str(tmp_path / "lat.safetensors"), "-o", str(tmp_path / "dec.mkv"),
                             "--lossless"]) == 0  # the VAE recorded in the file
     rec = read_video(tmp_path / "rec.mkv")
     dec = read_video(tmp_path / "dec.mkv")
@@ -81,10 +78,10 @@ def test_errors_name_the_file(assets, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(VideoReadError, match=r"bad\.mp4"):
-        run_cli(reconstruct, ["reconstruct", str(bad), "-o", str(tmp_path / "o.mp4"), "--vae", str(assets / "vae")])
+        run_cli(["reconstruct", str(bad), "-o", str(tmp_path / "o.mp4"), "--vae", str(assets / "vae")])
     with pytest.raises(ReducioError, match="multiple of 32"):
-        run_cli(reconstruct, ["reconstruct", str(assets / "clips" / "clip0.mp4"), "-o", str(tmp_path / "o.mp4"),
+        run_cli(["reconstruct", str(assets / "clips" / "clip0.mp4"), "-o", str(tmp_path / "o.mp4"),
                               "--vae", str(assets / "vae"), "--size", "50"])
     with pytest.raises(VideoReadError, match="too short"):
-        run_cli(encode, ["encode", str(assets / "clips" / "clip0.mp4"), "-o", str(tmp_path / "l.safetensors"),
+        run_cli(["encode", str(assets / "clips" / "clip0.mp4"), "-o", str(tmp_path / "l.safetensors"),
                          "--vae", str(assets / "vae"), "--frames", "32"])

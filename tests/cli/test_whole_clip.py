@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from reducio.cli._vae_io import builtin_vae_note, is_shapes_world_clip
+from reducio.cli.vae_io import builtin_vae_note, is_shapes_world_clip
 from reducio.cli.main import main
 from reducio.data.latent_file import load_latents
 from reducio.data.synthetic.export import write_shapes_dataset

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from reducio.cli.demo import settings_from_args
+from reducio.cli.run.demo import settings_from_args
 from reducio.cli.main import SUBCOMMANDS, build_parser, main
 from reducio.errors import ConfigError
 
@@ -60,6 +60,7 @@ def test_run_serves_on_the_given_port(monkeypatch, capsys):
 
 def test_missing_gradio_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` now raises ImportError
+    monkeypatch.delitem(sys.modules, "reducio.cli.run.demo", raising=False)
     monkeypatch.delitem(sys.modules, "reducio.demo.app", raising=False)
     monkeypatch.delitem(sys.modules, "reducio.demo.handlers", raising=False)
     assert main(["demo"]) == 1

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 import torch
 
-from reducio.cli import eval as eval_cli
+from reducio.cli.main import build_parser, load_command
 from reducio.errors import ConfigError, ReducioError
 
 
 def _run(argv: list[str]) -> int:
-    # Only this subcommand's parser: the other subcommands are not needed here.
-    parser = argparse.ArgumentParser(prog="reducio")
-    eval_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = build_parser().parse_args(argv)
+    return load_command(args).run(args)
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from reducio.bench.defaults import DEFAULT_VARIANTS
 from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threads
 from reducio.bench.isolate import BenchmarkError
 from reducio.bench.memory import PeakMemory
 from reducio.bench.timing import time_fn
 
-DEFAULT_VARIANTS = ("tiled", "tiled+cl", "untiled", "untiled+cl", "tiled+compile",
-                    "untiled+compile", "untiled+cl+compile")
 
 
 @dataclass(frozen=True)

@@ -99,8 +99,6 @@ PEERS: dict[str, PeerVAE] = {
         source="https://huggingface.co/THUDM/CogVideoX-2b/blob/ad5ce8664edfdc95cdb9773dd4f80048b25f69ac/vae/config.json"),
 }
 
-# What `reducio bench vae` compares by default: the release's ft4 VAE and every peer.
-DEFAULT_MODELS = ("reducio-ft4", *PEERS)
 
 
 def encode_peer(model: torch.nn.Module, video: torch.Tensor) -> torch.Tensor:

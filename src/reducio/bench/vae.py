@@ -22,7 +22,8 @@ from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threa
 from reducio.bench.flops import count_flops
 from reducio.bench.isolate import BenchmarkError
 from reducio.bench.memory import PeakMemory, current_mib, process_peak_rss_mib
-from reducio.bench.peers import DEFAULT_MODELS, PEERS, decode_peer, encode_peer
+from reducio.bench.defaults import DEFAULT_MODELS
+from reducio.bench.peers import PEERS, decode_peer, encode_peer
 from reducio.bench.timing import time_fn
 
 REDUCIO_PREFIX = "reducio-"      # model keys: "reducio-ft4", "reducio-tiny", ...

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
+
+from reducio.errors import ShapeError
+
+# Weight and compute dtypes a command accepts (reducio.loading.dtypes.resolve_dtype reads them).
+DTYPE_NAMES = ("fp32", "bf16", "fp16")
 
 # torch.Generator.manual_seed takes any signed 64-bit value; a non-negative one is also a valid
 # numpy / random seed, so one range fits every generator a command seeds.
@@ -82,3 +88,14 @@ seed = integer(0, SEED_MAX)
 positive_number = number(above=0.0)       # frame rates, time budgets
 non_negative_number = number(0.0)         # start times, guidance scales (below 1 = off)
 
+
+
+def parse_size_arg(text: str | None) -> int | tuple[int, int] | None:
+    """--size S or HxW -> S or (H, W); None stays None (the command's default size)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[x,]\s*(\d+))?\s*", str(text))
+    if match is None:
+        raise ShapeError(f"--size must be S or HxW (e.g. 256 or 256x448), got {text!r}")
+    height, width = match.groups()
+    return int(height) if width is None else (int(height), int(width))

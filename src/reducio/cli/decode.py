@@ -1,18 +1,9 @@
-"""`reducio decode latents.safetensors -o out.mp4`: videos from a file written by `reducio encode`."""
+"""`reducio decode latents.safetensors -o out.mp4`: videos from a file written by `reducio encode`
+(the parser; the work is `reducio.cli.run.decode`)."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-from pathlib import Path
-
-from tqdm.auto import tqdm
-
-from reducio.cli._vae_io import DTYPES
-from reducio.cli.arguments import positive_int
-
-logger = logging.getLogger(__name__)
+from reducio.cli.arguments import DTYPE_NAMES, positive_int
 
 
 def register(subparsers) -> None:
@@ -25,40 +16,9 @@ def register(subparsers) -> None:
                         help="output video (one clip) or folder (<name>.mp4 per clip)")
     parser.add_argument("--vae", default=None, help="VAE to decode with (default: the one recorded in the file)")
     parser.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
-    parser.add_argument("--dtype", default="fp32", choices=tuple(DTYPES))
+    parser.add_argument("--dtype", default="fp32", choices=DTYPE_NAMES)
     parser.add_argument("--batch-size", type=positive_int, default=1, help="windows per forward pass")
     parser.add_argument("--tiling", action="store_true", help="spatial tiling (use it if encode used it)")
     parser.add_argument("--lossless", action="store_true", help="write lossless RGB video")
-    parser.set_defaults(func=run)
+    parser.set_defaults(run="reducio.cli.run.decode")
 
-
-def run(args: argparse.Namespace) -> int:
-    from reducio.cli._vae_io import load_vae, output_paths
-    from reducio.data.latent_file import load_latents
-    from reducio.data.reconstruction import decode_windows
-    from reducio.data.video_io import write_video
-    from reducio.errors import ShapeError
-
-    data = load_latents(args.input)
-    outputs = output_paths([Path(source["path"]) for source in data.sources], args.output)
-    args.vae = args.vae or data.vae or "tiny"
-    vae, warning = load_vae(args)
-    if warning:
-        print(warning)
-    if data.vae_config and data.vae_config != json.loads(json.dumps(vae.arch.to_dict())):
-        logger.warning("the VAE %s differs from the one that encoded %s (%s); decoding anyway",
-                       args.vae, args.input, data.vae)
-    if data.latent.shape[1] != vae.config.latent_channels or data.window != vae.config.frames:
-        raise ShapeError(
-            f"{args.input} holds {data.latent.shape[1]}-channel latents of {data.window}-frame windows but "
-            f"--vae {args.vae} expects {vae.config.latent_channels} channels, {vae.config.frames} frames; "
-            f"decode with the VAE that encoded it ({data.vae})"
-        )
-    with tqdm(total=data.latent.shape[0], unit="window", desc="decode") as bar:
-        for i, (source, out) in enumerate(zip(data.sources, outputs)):
-            latent, content = data.windows_of(i)
-            video = decode_windows(vae, latent, content, source["frames"], batch_size=args.batch_size,
-                                   progress=bar.update)
-            write_video(out, video, fps=data.fps, lossless=args.lossless)
-            bar.write(f"{source['path']} -> {out}: {video.shape[1]} frames {video.shape[2]}x{video.shape[3]}")
-    return 0

@@ -1,11 +1,9 @@
-"""`reducio demo`: serve the Gradio demo on this machine (docs/demo.md; needs the demo extra)."""
+"""`reducio demo`: serve the Gradio demo on this machine (docs/demo.md; needs the demo extra). The
+parser; the work is `reducio.cli.run.demo`."""
 
 from __future__ import annotations
 
-import argparse
-
-from reducio.cli.arguments import integer, positive_number
-from reducio.errors import ConfigError
+from reducio.cli.arguments import DTYPE_NAMES, integer, positive_number
 
 INSTALL = 'pip install "reducio[demo]" (from a checkout: pip install -e ".[demo]")'
 
@@ -28,47 +26,10 @@ def register(subparsers) -> None:
                         help="image-to-video frame size, S or HxW, multiples of 32 (default: the "
                              "pipeline's stage-1 size, 64 for the built-in one)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weights and compute dtype")
+    parser.add_argument("--dtype", default="fp32", choices=DTYPE_NAMES, help="weights and compute dtype")
     parser.add_argument("--max-upload-mb", type=positive_number, default=50.0,
                         help="largest upload in MB (default 50)")
     parser.add_argument("--max-seconds", type=positive_number, default=10.0,
                         help="longest clip the reconstruct and edit tabs take, in seconds (default 10)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(run="reducio.cli.run.demo")
 
-
-def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    try:
-        from reducio.demo.app import launch
-    except ImportError as error:
-        if (error.name or "").split(".")[0] != "gradio":
-            raise
-        raise ConfigError(f"`reducio demo` needs Gradio, which is not installed: {INSTALL}") from None
-    print(f"reducio demo: serving http://127.0.0.1:{args.port} (Ctrl+C stops it)")
-    launch(settings, port=args.port)
-    return 0
-
-
-def settings_from_args(args: argparse.Namespace):
-    """DemoSettings from the options, checked before anything loads."""
-    from reducio.cli._vae_io import parse_size_arg, resolve_device
-    from reducio.demo.settings import DemoSettings
-    from reducio.loading.sources import builtin_folder
-
-    size = parse_size_arg(args.size)
-    sides = (size,) if isinstance(size, int) else size or ()
-    if any(side < 32 or side % 32 for side in sides):
-        raise ConfigError(f"--size must be multiples of 32, got {args.size}")
-    resolve_device(args.device)  # an unknown or missing device fails now, not at the first click
-    pipeline = str(args.pipeline)
-    if builtin_folder("pipeline", pipeline) is None and not (_folder(pipeline) / "model_index.json").is_file():
-        raise ConfigError(f"--pipeline {pipeline}: not a built-in pipeline nor a folder with a "
-                          "model_index.json (as save_pretrained writes)")
-    return DemoSettings(pipeline=pipeline, vae=str(args.vae), device=args.device, dtype=args.dtype,
-                        size=size, max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds)
-
-
-def _folder(text: str):
-    from pathlib import Path
-
-    return Path(text).expanduser()

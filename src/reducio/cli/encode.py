@@ -1,21 +1,16 @@
-"""`reducio encode INPUT -o latents.safetensors`: motion latents + content frames of videos."""
+"""`reducio encode INPUT -o latents.safetensors`: motion latents + content frames of videos (the
+parser; the work is `reducio.cli.run.encode`)."""
 
 from __future__ import annotations
 
-import argparse
-import math
-
-from tqdm.auto import tqdm
-
 from reducio.cli.arguments import seed
-from reducio.cli._vae_io import add_input_args, add_vae_args, builtin_vae_note, check_input_args, load_vae, read_clip
-from reducio.cli.outputs import check_output_file
+from reducio.cli.vae_options import add_input_args, add_vae_args
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "encode", help="encode videos into a .safetensors of motion latents and content frames",
-        description="Encode videos with a Reducio-VAE, the whole clip by default, one latent per 16-frame "
+        description="Encode videos with a Reducio-VAE, the whole clip by default, one latent per VAE "
                     "window (--frames / --start to limit); `reducio decode` turns the file back into video.",
     )
     parser.add_argument("input", nargs="+", help="video file, folder of videos, folder of frames or glob")
@@ -24,53 +19,5 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="seed for --sample-posterior")
     add_input_args(parser, whole_clip=True)
     add_vae_args(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(run="reducio.cli.run.encode")
 
-
-def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from reducio.data.latent_file import LatentFile, save_latents
-    from reducio.data.reconstruction import compression_factors, encode_clip
-    from reducio.data.video_io import expand_inputs
-    from reducio.errors import ShapeError
-
-    check_input_args(args)
-    check_output_file(args.output, (".safetensors",), "latent file")
-    inputs = expand_inputs(args.input)
-    note = builtin_vae_note(args.vae, inputs)
-    vae, warning = load_vae(args)
-    for text in (warning, note):
-        if text:
-            print(text)
-    generator = torch.Generator(vae.device).manual_seed(args.seed) if args.sample_posterior else None
-    latents, contents, clips, sources = [], [], [], []
-    with tqdm(total=0, unit="window", desc="encode") as bar:
-        for i, path in enumerate(inputs):
-            video = read_clip(path, args)  # 3 T H W
-            if contents and video.shape[-2:] != contents[0].shape[-2:]:
-                raise ShapeError(
-                    f"{path} is {video.shape[2]}x{video.shape[3]} but earlier clips are "
-                    f"{contents[0].shape[2]}x{contents[0].shape[3]}; one file holds one size: pass --size"
-                )
-            bar.total += math.ceil(video.shape[1] / vae.config.frames)
-            bar.refresh()
-            latent, content = encode_clip(vae, video, batch_size=args.batch_size,
-                                          sample_posterior=args.sample_posterior, generator=generator,
-                                          progress=bar.update)
-            latents.append(latent)
-            contents.append(content)
-            clips.append(torch.full((latent.shape[0],), i, dtype=torch.long))
-            sources.append({"path": str(path), "frames": int(video.shape[1]), "start": args.start})
-    data = LatentFile(
-        latent=torch.cat(latents), content=torch.cat(contents), clip=torch.cat(clips), sources=sources,
-        fps=args.fps, window=vae.config.frames, vae=str(args.vae), vae_config=vae.arch.to_dict(),
-        sample_posterior=args.sample_posterior,
-    )
-    path = save_latents(args.output, data)
-    factors = compression_factors(vae, *data.content.shape[-2:])
-    c, t, h, w = factors.latent_shape
-    print(f"wrote {data.latent.shape[0]} window(s) of {len(inputs)} clip(s) to {path}: latent {c}x{t}x{h}x{w} "
-          f"per window ({factors.positions:,.0f}x fewer positions, {factors.values:,.0f}x fewer values) "
-          f"+ one {data.content.shape[-2]}x{data.content.shape[-1]} content frame per window")
-    return 0

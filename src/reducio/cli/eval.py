@@ -8,7 +8,7 @@
     reducio eval edit --vae tiny --splits test heldout --count 50 --long-count 20 -o runs/edit
     reducio eval transfer --vae tiny --splits test heldout --count 50 -o runs/transfer
 
-recon and gen write per-sample JSONL (resumable), summary.json and report.md into the output folder;
+The parsers; each subcommand's work is `reducio.cli.run.eval_<name>`. recon and gen write per-sample JSONL (resumable), summary.json and report.md into the output folder;
 i2v writes one JSON report (docs/evaluate.md); edit and transfer write edit.json + edit.md or
 transfer.json + transfer.md into the output folder (docs/edit.md).
 """
@@ -16,11 +16,9 @@ transfer.json + transfer.md into the output folder (docs/edit.md).
 from __future__ import annotations
 
 import argparse
-import logging
 
 from reducio.cli.arguments import integer, non_negative_int, non_negative_number, positive_int, seed
-
-logger = logging.getLogger(__name__)
+from reducio.cli.vae_options import add_input_args, add_model_args, add_vae_args
 
 
 def register(subparsers) -> None:
@@ -29,17 +27,15 @@ def register(subparsers) -> None:
         description="Evaluate a VAE's reconstructions (PSNR, SSIM, LPIPS, rFVD) or generated videos "
                     "(shapes-world accuracy, CLIP score, temporal dimensions). See docs/evaluate.md.",
     )
-    commands = parser.add_subparsers(dest="eval_command", metavar="{recon,gen,i2v,edit,transfer}")
+    commands = parser.add_subparsers(dest="eval_command", metavar="{recon,gen,i2v,edit,transfer}", required=True)
     _register_recon(commands)
     _register_gen(commands)
     _register_i2v(commands)
     _register_edit(commands)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    _register_transfer(commands)
 
 
 def _register_recon(commands) -> None:
-    from reducio.cli._vae_io import add_input_args, add_vae_args
-
     parser = commands.add_parser(
         "recon", help="reconstruction metrics of a VAE over videos or the synthetic world",
         description="Reconstruct each clip with the VAE and score it; per-clip results go to "
@@ -66,7 +62,7 @@ def _register_recon(commands) -> None:
     parser.add_argument("-o", "--output", required=True, help="output folder")
     add_input_args(parser)
     add_vae_args(parser)
-    parser.set_defaults(func=run_recon)
+    parser.set_defaults(run="reducio.cli.run.eval_recon")
 
 
 def _register_gen(commands) -> None:
@@ -88,7 +84,7 @@ def _register_gen(commands) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="seed of the first generated video")
     parser.add_argument("--frames", type=integer(16), default=16, help="frames per generated video")
     parser.add_argument("-o", "--output", required=True, help="output folder")
-    parser.set_defaults(func=run_gen)
+    parser.set_defaults(run="reducio.cli.run.eval_gen")
 
 
 def _register_i2v(commands) -> None:
@@ -115,140 +111,42 @@ def _register_i2v(commands) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="seed of clip 0's video (clip i: seed + i)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("-o", "--output", required=True, help="JSON report path")
-    parser.set_defaults(func=run_i2v)
-
-
-def run_recon(args: argparse.Namespace) -> int:
-    import torch
-
-    from reducio.cli._vae_io import BUILTIN_SIZES, load_vae, parse_size_arg, read_clip, resolve_device
-    from reducio.data.reconstruction import reconstruct_clip
-    from reducio.errors import ConfigError
-    from reducio.eval.recon_run import file_samples, run_reconstruction, synthetic_samples
-
-    if args.synthetic is not None:
-        size = parse_size_arg(args.size) or BUILTIN_SIZES.get(str(args.vae), 64)
-        if not isinstance(size, int):
-            raise ConfigError(f"--synthetic clips are square: give --size S, got {args.size}")
-        if args.count < 1:
-            raise ConfigError(f"--count must be >= 1, got {args.count}")
-        samples = synthetic_samples(args.synthetic, args.count, size=size, frames=args.frames or 16,
-                                    start=args.synthetic_start)
-        source = {"synthetic": args.synthetic, "start": args.synthetic_start, "size": size}
-    else:
-        from reducio.data.video_io import expand_inputs
-
-        paths = expand_inputs(args.data)[: args.limit]
-        samples = file_samples(paths, lambda p: read_clip(p, args))
-        source = {"data": [str(d) for d in args.data], "size": args.size}
-    vae, warning = load_vae(args)
-    if warning:
-        print(warning)
-    device = resolve_device(args.device)
-    lpips = i3d = None
-    if args.lpips:
-        from reducio.eval.lpips import LPIPS
-
-        lpips = LPIPS.from_pretrained(args.lpips, net=args.lpips_net, backbone_path=args.lpips_backbone).to(device)
-    elif args.lpips_backbone:
-        raise ConfigError("--lpips-backbone needs --lpips (the lin-layer weights)")
-    if args.i3d:
-        from reducio.eval.i3d import InceptionI3d
-
-        i3d = InceptionI3d.from_pretrained(args.i3d).to(device)
-
-    def reconstruct(video: torch.Tensor, seed: int) -> torch.Tensor:
-        generator = torch.Generator(vae.device).manual_seed(seed) if args.sample_posterior else None
-        return reconstruct_clip(vae, video, batch_size=args.batch_size, sample_posterior=args.sample_posterior,
-                                generator=generator)
-
-    settings = {
-        "vae": str(args.vae), **source, "frames": args.frames, "fps": args.fps,
-        "sample_posterior": args.sample_posterior, "seed": args.seed, "dtype": args.dtype,
-        "lpips_net": args.lpips_net if args.lpips else None,
-    }
-    summary = run_reconstruction(samples, reconstruct, args.output, settings, lpips=lpips, i3d=i3d,
-                                 i3d_features=args.i3d_features, seed=args.seed)
-    metrics = summary["metrics"]
-    parts = [f"{name} {metrics[name]['mean']:.4f}" for name in ("psnr", "ssim", "lpips") if name in metrics]
-    if summary.get("rfvd") is not None:
-        parts.append(f"rFVD {summary['rfvd']:.2f}")
-    print(f"{summary['clips']} clips: " + ", ".join(parts) + f" -> {args.output}/report.md")
-    return 0
-
-
-def run_gen(args: argparse.Namespace) -> int:
-    from reducio.cli._vae_io import resolve_device
-    from reducio.eval.gen_run import generate_missing, read_prompt_file, run_generation
-
-    items = read_prompt_file(args.prompts, args.videos, generate=args.generate is not None)
-    if args.generate is not None:
-        from reducio.errors import ConfigError
-        from reducio.pipelines import ReducioTextToVideoPipeline, has_stage1
-
-        if not has_stage1(args.generate):
-            raise ConfigError(
-                f"--generate {args.generate}: an image-to-video pipeline cannot make videos from prompts "
-                "alone; give a text-to-video pipeline folder (one with a stage-1 image generator)"
-            )
-        pipeline = ReducioTextToVideoPipeline.from_pretrained(args.generate,
-                                                              device=resolve_device(args.device))
-        pipeline.set_progress_bar_config(disable=True)
-        made = generate_missing(items, pipeline, seed=args.seed, frames=args.frames)
-        logger.info("generated %d of %d videos into %s", made, len(items), args.videos)
-    scorer = None
-    if args.clip:
-        from reducio.eval.clip_score import CLIPScorer
-
-        scorer = CLIPScorer.from_pretrained(args.clip, device=resolve_device(args.device))
-    summary = run_generation(items, args.output, clip_scorer=scorer)
-    shapes = summary["shapes"]
-    line = f"{summary['videos']} videos"
-    if shapes["count"]:
-        line += f"; shapes joint accuracy {shapes['joint']:.3f} over {shapes['count']} canonical prompts"
-    if "clip_score" in summary["metrics"]:
-        line += f"; CLIP score {summary['metrics']['clip_score']['mean']:.2f}"
-    print(line + f" -> {args.output}/report.md")
-    return 0
-
-
-def run_i2v(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    import torch
-
-    from reducio.data.synthetic.world import parse_split_spec
-    from reducio.eval.world_i2v import load_i2v_pipeline, world_i2v_split
-
-    for spec in args.splits:
-        parse_split_spec(spec)  # a bad split or motion set fails before the pipeline loads
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    pipe = load_i2v_pipeline(args.pipeline, lora=args.lora, lora_scale=args.lora_scale)
-    report = {
-        "pipeline": args.pipeline or "builtin", "lora": args.lora, "lora_scale": args.lora_scale if args.lora else None,
-        "steps": args.steps, "guidance": args.guidance, "seed": args.seed, "size": args.size,
-        "threads": torch.get_num_threads(),
-        "splits": {spec: world_i2v_split(pipe, spec, args.count, size=args.size, seed=args.seed, steps=args.steps,
-                                         guidance=args.guidance, progress=logger.info)
-                   for spec in args.splits},
-    }
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    for spec, result in report["splits"].items():
-        acc = result["accuracy"]
-        print(f"{spec}: joint {acc['joint']:.3f} (direction {acc['direction']:.3f}, shape {acc['shape']:.3f}) over "
-              f"{result['prompts']} clips; shuffled control {result['shuffled_control']['joint']:.3f}; "
-              f"{result['seconds_per_video']:.2f} s/video")
-    print(f"-> {output}")
-    return 0
+    parser.set_defaults(run="reducio.cli.run.eval_i2v")
 
 
 def _register_edit(commands) -> None:
-    """`eval edit` and `eval transfer`: defined beside `reducio edit` and `reducio transfer`."""
-    from reducio.cli import edit, transfer
+    parser = commands.add_parser(
+        "edit", help="editing by the middle frame, measured on the shapes world",
+        description="Change one attribute of each world clip (colour, shape, background), re-render it, and "
+                    "compare the clip's motion decoded around the edited content frame with the world's edited clip, "
+                    "against pasting the frame and the unedited reconstruction; then how an edit fades with "
+                    "distance on long clips. Writes OUT/edit.json and OUT/edit.md (docs/edit.md).")
+    parser.add_argument("--kinds", nargs="+", default=["colour", "shape", "background"],
+                        choices=("colour", "shape", "background"), help="kinds of edit (default: all three)")
+    parser.add_argument("--long-count", type=non_negative_int, default=20,
+                        help="long clips per --long-splits split (default 20; 0 = none)")
+    parser.add_argument("--long-frames", type=integer(24), default=48, help="frames of a long clip (default 48)")
+    parser.add_argument("--long-splits", nargs="+", default=["test"], help="splits of the long clips (default test)")
+    _add_world_edit_args(parser, "reducio.cli.run.eval_edit")
 
-    edit.register_eval(commands)
-    transfer.register_eval(commands)
+
+def _add_world_edit_args(parser: argparse.ArgumentParser, run: str) -> None:
+    """Options shared by `eval edit` and `eval transfer`."""
+    parser.add_argument("--splits", nargs="+", default=["test", "heldout"], help="world splits (default test heldout)")
+    parser.add_argument("--count", type=positive_int, default=50, help="clips (pairs) per split (default 50)")
+    parser.add_argument("--first", type=non_negative_int, default=0, help="first clip index (default 0)")
+    parser.add_argument("--size", type=integer(32), default=64, help="clip side, a multiple of 32 (default 64)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("-o", "--output", required=True, help="output folder")
+    add_model_args(parser)
+    parser.set_defaults(run=run)
+
+
+def _register_transfer(commands) -> None:
+    parser = commands.add_parser(
+        "transfer", help="motion transfer, measured on the shapes world",
+        description="Decode one-object clip A's motion around another one-object clip B's content frame and judge "
+                    "what transfers (direction, speed) and what stays B's (colour, shape, background). Writes "
+                    "OUT/transfer.json and OUT/transfer.md (docs/edit.md).")
+    _add_world_edit_args(parser, "reducio.cli.run.eval_transfer")
+

@@ -4,17 +4,13 @@
     reducio extract --synthetic train --count 2000 --size 64 --vae runs/vae-tiny-cpu/final --output shards/
     torchrun --nproc_per_node 8 -m reducio.cli.main extract ...   (each process writes its own shards)
 
-Re-running the same command resumes: complete shards are skipped. docs/extract-latents.md.
+Re-running the same command resumes: complete shards are skipped. docs/extract-latents.md. The
+parser; the work is `reducio.cli.run.extract`.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-
-from reducio.cli.arguments import integer, non_negative_int, positive_int, positive_number, seed
-
-logger = logging.getLogger(__name__)
+from reducio.cli.arguments import DTYPE_NAMES, integer, non_negative_int, positive_int, positive_number, seed
 
 
 def register(subparsers) -> None:
@@ -53,42 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--shard-size", type=positive_int, default=64, help="items per shard (default 64)")
     p.add_argument("--batch-size", type=positive_int, default=4, help="clips per encoder batch")
     p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when available, else cpu")
-    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32", help="encoder weights dtype")
+    p.add_argument("--dtype", choices=DTYPE_NAMES, default="fp32", help="encoder weights dtype")
     p.add_argument("--seed", type=seed, default=0, help="seeds the posterior samples (per clip)")
     p.add_argument("--local-files-only", action="store_true", help="never download encoders")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(run="reducio.cli.run.extract")
 
-
-def config_from_args(args: argparse.Namespace):
-    from reducio.cli.outputs import check_output_folder
-    from reducio.pipelines.extract import ExtractConfig
-    from reducio.errors import ConfigError
-
-    if args.synthetic and (args.videos or args.captions):
-        raise ConfigError("pass either --synthetic SPLIT or videos / --captions, not both")
-    check_output_folder(args.output, "folder of latent shards", "--output")
-    return ExtractConfig(
-        output=args.output, source="synthetic" if args.synthetic else "folder", videos=args.videos,
-        captions=args.captions, split=args.synthetic or "train", count=args.count, start=args.start,
-        frames=args.frames, size=args.size, buckets=args.buckets, fps=args.fps, sampling=args.sampling,
-        clips_per_video=args.clips_per_video, vae=args.vae, latent=args.latent, tiling=args.tiling,
-        text_encoder=args.text_encoder, text_max_length=args.text_max_length,
-        semantic_encoder=args.semantic_encoder, content_encoder=args.content_encoder,
-        content_frame_dtype=args.content_frame_dtype, shard_size=args.shard_size, batch_size=args.batch_size,
-        device=args.device, dtype=args.dtype, seed=args.seed, local_files_only=args.local_files_only,
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from reducio.pipelines.extract import extract
-
-    config = config_from_args(args)
-    report = extract(config, progress=not args.no_progress)
-    where = f"rank {report.rank}/{report.world_size}: " if report.world_size > 1 else ""
-    print(f"{where}{report.clips_written} clips in {report.shards_written} new shard(s) "
-          f"({report.clips_per_second:.2f} clips/s); {report.shards_skipped} shard(s) already complete "
-          f"({report.items_done_before} items); {len(report.failed)} item(s) skipped as unreadable -> {config.output}")
-    for failure in report.failed[:10]:
-        print(f"  skipped item {failure['item']}: {failure['error']}")
-    return 0

@@ -15,9 +15,11 @@ import logging
 import sys
 
 from reducio.cli.arguments import ReducioArgumentParser
-from reducio.errors import ReducioError
+from reducio.cli.demo import INSTALL as DEMO_INSTALL
+from reducio.errors import ConfigError, ReducioError
 
-# Each module defines `register(subparsers)`, which adds its parser and sets `func=run`.
+# Each module defines `register(subparsers)`, which adds its parser and sets `run` to the name of
+# the module that does the work.
 SUBCOMMANDS = (
     "reconstruct",
     "edit",
@@ -33,6 +35,10 @@ SUBCOMMANDS = (
     "bench",
     "demo",
 )
+
+
+# Optional extras an implementation may import at its top: module -> (what it is, how to install it).
+EXTRAS = {"gradio": ("Gradio", DEMO_INSTALL)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if getattr(args, "run", None):
-            # The command's implementation loads when it runs (see the module docstring).
-            return int(importlib.import_module(args.run).run(args) or 0)
+            return int(load_command(args).run(args) or 0)
         return int(args.func(args) or 0)
     except ReducioError as error:
         print(f"reducio {args.command}: error: {error}", file=sys.stderr)
@@ -69,6 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def load_command(args: argparse.Namespace):
+    """The module named by `args.run`, imported now (see the module docstring); a ConfigError
+    saying how to install it when it needs an optional extra that is missing."""
+    try:
+        return importlib.import_module(args.run)
+    except ImportError as error:
+        extra = EXTRAS.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        raise ConfigError(f"`reducio {args.command}` needs {extra[0]}, which is not installed: {extra[1]}") from None
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 edit-by-one-frame tabs (docs/demo.md). Needs the `demo` extra (gradio).
 
 Modules: settings (sources and limits), models (lazy loading), uploads (checks and result
-files), handlers (the event functions, testable without a browser), app (the page and server).
+files), handlers (the event functions, testable without a browser), app (the page and server:
+`reducio.demo.app.build_app` / `launch`). Only `DemoSettings` is re-exported here: the other
+modules import gradio, which this package must not need to be imported.
 """
 
 import os
@@ -10,20 +12,6 @@ import os
 # Gradio reads this when it is imported: no usage statistics or version checks leave the machine.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-__all__ = ["DemoHandlers", "DemoSettings", "build_app", "launch"]
+from reducio.demo.settings import DemoSettings  # noqa: E402  (after the environment is set)
 
-
-def __getattr__(name: str):
-    if name in ("build_app", "launch"):
-        from reducio.demo import app
-
-        return getattr(app, name)
-    if name == "DemoHandlers":
-        from reducio.demo.handlers import DemoHandlers
-
-        return DemoHandlers
-    if name == "DemoSettings":
-        from reducio.demo.settings import DemoSettings
-
-        return DemoSettings
-    raise AttributeError(f"module 'reducio.demo' has no attribute {name!r}")
+__all__ = ["DemoSettings"]

@@ -6,6 +6,7 @@ import atexit
 
 import gradio as gr
 
+from reducio.cli.vae_io import BUILTIN_SIZES
 from reducio.demo.handlers import DemoHandlers
 from reducio.demo.settings import DemoSettings
 from reducio.demo.uploads import CLIP_TYPES
@@ -165,8 +166,6 @@ def _size_text(size) -> str:
 
 
 def _vae_size_text(s: DemoSettings) -> str:
-    from reducio.cli._vae_io import BUILTIN_SIZES
-
     size = BUILTIN_SIZES.get(str(s.vae))
     return (f", resized and centre-cropped to {size}x{size}" if size else
             ", cropped to multiples of 32 pixels")

@@ -16,12 +16,19 @@ from typing import Any
 
 import gradio as gr
 import torch
+from PIL import Image
 
+from reducio.cli.vae_io import builtin_vae_note, read_clip
+from reducio.data.reconstruction import compression_factors, reconstruct_clip
+from reducio.data.synthetic.vocab import CaptionError, normalize_prompt, parse_caption, unknown_prompt_words
+from reducio.data.video_io import read_video, side_by_side, to_uint8_frames, write_video
 from reducio.demo.models import Models, vae_args
 from reducio.demo.settings import DemoSettings, pipeline_defaults
 from reducio.demo.uploads import (DemoInputError, Workdir, check_clip, check_frame_size, check_image,
                                   upload_name, upload_path)
 from reducio.errors import ReducioError
+from reducio.eval.reconstruction import psnr, ssim
+from reducio.pipelines import has_stage1
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +56,6 @@ def check_prompt(prompt: Any, builtin: bool) -> tuple[str, str | None]:
     """(the prompt to use, a warning or None). The built-in pipeline reads only the shapes world's
     captions: its prompts are normalised as `reducio generate` does, and one outside the world
     gets a warning naming the unknown words (the video is still made)."""
-    from reducio.data.synthetic.vocab import CaptionError, normalize_prompt, parse_caption, unknown_prompt_words
-
     text = str(prompt or "").strip()
     if not text:
         raise DemoInputError("type a prompt, e.g. 'a red circle moving right on a black background'")
@@ -93,8 +98,6 @@ class DemoHandlers:
 
     @user_errors
     def text_to_video(self, prompt, seed, steps, stage1_steps, progress=gr.Progress()):
-        from reducio.pipelines import has_stage1
-
         if not has_stage1(self.settings.pipeline):
             raise DemoInputError(f"the pipeline {self.settings.pipeline} has no stage-1 image generator "
                                  "(image-to-video only): use the Image to video tab")
@@ -117,8 +120,6 @@ class DemoHandlers:
 
     @user_errors
     def image_to_video(self, image, prompt, seed, steps, progress=gr.Progress()):
-        from reducio.data.video_io import read_video
-
         path, name = upload_path(image, "an image"), upload_name(image)
         s = self.settings
         check_image(path, name, s.max_upload_bytes, s.max_side)
@@ -146,11 +147,6 @@ class DemoHandlers:
 
     @user_errors
     def reconstruct(self, clip, progress=gr.Progress()):
-        from reducio.cli._vae_io import builtin_vae_note, read_clip
-        from reducio.data.reconstruction import compression_factors, reconstruct_clip
-        from reducio.data.video_io import side_by_side, write_video
-        from reducio.eval.reconstruction import psnr, ssim
-
         path, name = upload_path(clip, "a clip"), upload_name(clip)
         s = self.settings
         check_clip(path, name, s.max_upload_bytes, s.max_seconds, s.max_side)
@@ -188,10 +184,6 @@ class DemoHandlers:
     @user_errors
     def edit_frame(self, clip, progress=gr.Progress()):
         """The clip's content frame as a PNG, for the person to edit."""
-        from PIL import Image
-
-        from reducio.data.video_io import to_uint8_frames
-
         video, name = self._edit_clip(clip)
         pipe = self._edit_pipeline(video, name, progress)
         frame = pipe.content_frame(video[None])[0].float().cpu()                     # 3 H W
@@ -205,8 +197,6 @@ class DemoHandlers:
     @user_errors
     def edit_apply(self, clip, edited, progress=gr.Progress()):
         """The clip re-rendered around the edited content frame: original | edited, side by side."""
-        from reducio.data.video_io import read_video, side_by_side, write_video
-
         video, name = self._edit_clip(clip)
         path, image_name = upload_path(edited, "the edited frame"), upload_name(edited)
         s = self.settings
@@ -227,8 +217,6 @@ class DemoHandlers:
 
     def _edit_clip(self, clip) -> tuple[torch.Tensor, str]:
         """The clip the edit tab works on, read as the reconstruct tab reads it: (3, T, H, W)."""
-        from reducio.cli._vae_io import read_clip
-
         path, name = upload_path(clip, "a clip"), upload_name(clip)
         s = self.settings
         check_clip(path, name, s.max_upload_bytes, s.max_seconds, s.max_side)
@@ -247,8 +235,6 @@ class DemoHandlers:
 
     def _write_frames(self, frames: torch.Tensor, pipe, stem: str) -> Path:
         """Pipeline frames (T, 3, H, W) in [0, 1] -> a VP9 WebM the page plays."""
-        from reducio.data.video_io import write_video
-
         video = frames.permute(1, 0, 2, 3).float().cpu() * 2.0 - 1.0                 # 3 T H W
         return write_video(self.workdir.new_file(stem), video, fps=_fps(pipe))
 

@@ -7,7 +7,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from reducio.cli.device import resolve_device
+from reducio.cli.vae_io import load_vae
 from reducio.demo.settings import DemoSettings
+from reducio.loading.dtypes import resolve_dtype
+from reducio.pipelines.edit import ReducioEditPipeline
+import reducio.pipelines as pipelines
 
 
 class Models:
@@ -15,7 +20,7 @@ class Models:
 
     `loaders` replaces the default loader of a name ("text_to_video", "image_to_video", "vae",
     "edit"); each loader takes this object (for `settings` and the other models) and returns the
-    model (the VAE loader returns (vae, note or None), as `reducio.cli._vae_io.load_vae` does).
+    model (the VAE loader returns (vae, note or None), as `reducio.cli.vae_io.load_vae` does).
     Tests pass small stand-ins.
     """
 
@@ -50,7 +55,7 @@ class Models:
 
 def vae_args(settings: DemoSettings) -> argparse.Namespace:
     """The arguments `reducio reconstruct` would parse, for the shared loading and reading code
-    (cli/_vae_io.py): the whole clip at 16 fps, resized as that command resizes it."""
+    (reducio.cli.vae_io): the whole clip at 16 fps, resized as that command resizes it."""
     return argparse.Namespace(vae=settings.vae, device=settings.device, dtype=settings.dtype,
                               batch_size=1, tiling=False, size=None, fps=16, frames=0, start=0.0,
                               sampling="nearest")
@@ -58,10 +63,6 @@ def vae_args(settings: DemoSettings) -> argparse.Namespace:
 
 def _pipeline(cls_name: str) -> Callable[[Models], Any]:
     def load(models: Models):
-        import reducio.pipelines as pipelines
-        from reducio.cli._vae_io import resolve_device
-        from reducio.loading.dtypes import resolve_dtype
-
         settings = models.settings
         cls = getattr(pipelines, cls_name)
         pipe = cls.from_pretrained(str(settings.pipeline), torch_dtype=resolve_dtype(settings.dtype))
@@ -73,14 +74,10 @@ def _pipeline(cls_name: str) -> Callable[[Models], Any]:
 
 
 def _load_vae(models: Models):
-    from reducio.cli._vae_io import load_vae
-
     return load_vae(vae_args(models.settings))
 
 
 def _load_edit(models: Models):
-    from reducio.pipelines.edit import ReducioEditPipeline
-
     vae, _ = models.vae()  # the reconstruct tab's VAE, loaded once
     pipe = ReducioEditPipeline(vae=vae)
     pipe.set_progress_bar_config(disable=True)

@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from reducio.loading.sources import builtin_folder
+from reducio.pipelines import BUILTIN_NAMES
+
 # Used when the pipeline's model_index.json does not say (the built-in pipeline's own values).
 FALLBACK_STEPS = 25
 FALLBACK_STAGE1_STEPS = 30
@@ -45,16 +48,12 @@ class DemoSettings:
 
     @property
     def builtin_pipeline(self) -> bool:
-        from reducio.pipelines import BUILTIN_NAMES
-
         return str(self.pipeline) in BUILTIN_NAMES
 
 
 def pipeline_defaults(source: str) -> dict[str, int]:
     """The sampler steps, frame rate and stage-1 size a pipeline's model_index.json records,
     read without loading any weights (for the sliders' initial values)."""
-    from reducio.loading.sources import builtin_folder
-
     folder = builtin_folder("pipeline", str(source)) or Path(source).expanduser()
     try:
         index = json.loads((folder / "model_index.json").read_text())
