@@ -26,10 +26,14 @@ import torch
 from torch import nn
 
 from reducio.bench.defaults import DEFAULT_VARIANTS
-from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threads
+from reducio.bench.env import (dtype_name, environment, hardware_label, parse_dtype, resolve_device,
+    set_threads)
+from reducio.bench.flops import datasheet_peak
 from reducio.bench.isolate import BenchmarkError
 from reducio.bench.memory import PeakMemory
+from reducio.bench.report import markdown_table
 from reducio.bench.timing import time_fn
+from reducio.bench.vae import _reducio, count_vae_flops
 
 
 
@@ -71,10 +75,6 @@ def measure_decode(*, model: str = "reducio-ft4-1024", size: int = 1024, frames:
                    device: str = "cuda", warmup: int = 1, repeats: int = 3, seed: int = 0,
                    budget_s: float | None = None, threads: int | None = None) -> dict:
     """Time each decode variant in turn; variants past `budget_s` seconds are skipped (listed)."""
-    from reducio.bench.env import environment
-    from reducio.bench.flops import datasheet_peak
-    from reducio.bench.vae import _reducio, count_vae_flops
-
     set_threads(threads)
     parsed = [DecodeVariant.parse(v) for v in variants]
     if not parsed:
@@ -155,9 +155,6 @@ def measure_decode(*, model: str = "reducio-ft4-1024", size: int = 1024, frames:
 
 
 def decode_tables(record: dict) -> str:
-    from reducio.bench.env import hardware_label
-    from reducio.bench.report import markdown_table
-
     s = record["settings"]
     rows = record["result"]["variants"]
     base = next((r.get("seconds") for r in rows if r.get("seconds")), None)

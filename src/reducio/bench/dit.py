@@ -24,11 +24,14 @@ from typing import Any
 
 import torch
 
-from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threads
+from reducio.bench.env import (dtype_name, environment, hardware_label, parse_dtype, resolve_device,
+    set_threads)
 from reducio.bench.flops import dit_forward_flops, peak_estimate
+from reducio.bench.isolate import BenchmarkError, run_measurement
 from reducio.bench.memory import PeakMemory, current_mib, process_peak_rss_mib
+from reducio.bench.report import markdown_table
 from reducio.bench.timing import time_fn
-from reducio.models.dit import DiTConfig
+from reducio.models.dit import DiTConfig, ReducioDiT, dit_parameter_count
 
 GRIDS = {"reducio": 32, "vae-4x8x8": 8}  # spatial down-sampling of the VAE; both 4x in time
 
@@ -71,8 +74,6 @@ def _inputs(config: DiTConfig, grid, size: int, batch: int, dtype, device, seed:
 def build_dit(config: DiTConfig, dtype: torch.dtype, device: torch.device):
     """Random-weight ReducioDiT built directly in `dtype` on `device` (no fp32 copy of a bf16
     model, so the peak is the model's own)."""
-    from reducio.models.dit import ReducioDiT
-
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype if dtype.is_floating_point else previous)
     try:
@@ -144,9 +145,6 @@ def run_dit_benchmark(*, preset: str | None = None, sizes: tuple[int, ...] | Non
     budget 2 TFLOP per timed call, warm-up 0 / repeats 1, one fresh process per model; GPU: no
     budget, warm-up 2 / repeats 5, in-process.
     """
-    from reducio.bench.env import environment
-    from reducio.bench.isolate import BenchmarkError, run_measurement
-
     dev = resolve_device(device)
     cpu = dev.type == "cpu"
     preset = preset or ("tiny" if quick else "reducio-dit-1.2b")
@@ -238,8 +236,6 @@ def _row(full: DiTConfig, case: dict, result: dict | None, dtype: str, batch: in
 
 
 def _weights_mib(config: DiTConfig, dtype: str) -> float:
-    from reducio.models.dit import dit_parameter_count
-
     return dit_parameter_count(config) * torch.empty((), dtype=parse_dtype(dtype)).element_size() / 2**20
 
 
@@ -261,9 +257,6 @@ def _compare(rows: list[dict], dtype: str) -> list[dict]:
 
 
 def dit_tables(record: dict) -> str:
-    from reducio.bench.env import hardware_label
-    from reducio.bench.report import markdown_table
-
     s = record["settings"]
     rows = []
     for r in record["rows"]:

@@ -30,11 +30,22 @@ from typing import Any
 
 import torch
 
+from reducio.bench import e2e_components as comp
+from reducio.bench.decode import set_conv3d_layout
+from reducio.bench.dit import build_dit
 from reducio.bench.e2e_components import CLIP_VIT_H_14, PIXART_1024, SD_VAE, T5_XXL
-from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threads
-from reducio.bench.isolate import BenchmarkError
+from reducio.bench.env import (dtype_name, environment, hardware_label, parse_dtype, resolve_device,
+    set_threads)
+from reducio.bench.isolate import BenchmarkError, run_measurement
 from reducio.bench.memory import process_peak_rss_mib
+from reducio.bench.report import markdown_table
 from reducio.bench.timing import StageTimer
+from reducio.bench.vae import REDUCIO_PREFIX, _reducio, reducio_config
+from reducio.conditioning import MiniLMTextEncoder, PatchPixelSemanticEncoder, PooledRGBContentEncoder
+from reducio.diffusion import DiffusionConfig, make_scheduler
+from reducio.models.dit import DiTConfig
+from reducio.pipelines import (ReducioImageToVideoPipeline, ReducioStage1Generator,
+    ReducioTextToVideoPipeline, Stage1Config)
 
 PAPER_A100_S = 15.5  # 16 x 1024 x 1024, one A100 (paper abstract)
 STAGES = ("text_encode", "stage1", "image_conditions", "dit_loop", "vae_decode")
@@ -94,8 +105,6 @@ class EmbeddingsOnlyTokenizer:
 
 def _video_scheduler(dit):
     """(DiffusionConfig, scheduler) for the DiT's prediction type (DPM-Solver++ for epsilon)."""
-    from reducio.diffusion import DiffusionConfig, make_scheduler
-
     config = DiffusionConfig.for_prediction(dit.arch.prediction_type)
     return config, make_scheduler(config, None)
 
@@ -104,9 +113,6 @@ def _full_pipelines(spec: E2ESpec, vae, dit, device, dtype):
     """(T5 encoder, PixArtAlphaPipeline, ReducioImageToVideoPipeline); the T5 model is also the
     video pipeline's text_encoder (its width is checked, and offload moves it), but prompts arrive
     as embeddings."""
-    from reducio.bench import e2e_components as comp
-    from reducio.pipelines import ReducioImageToVideoPipeline
-
     t5 = comp.build_t5_encoder(spec.text, device, dtype)
     stage1 = comp.build_pixart_pipeline(spec.stage1, spec.stage1_vae, device, dtype)
     diffusion, scheduler = _video_scheduler(dit)
@@ -120,13 +126,6 @@ def _full_pipelines(spec: E2ESpec, vae, dit, device, dtype):
 
 def _tiny_pipeline(spec: E2ESpec, vae, dit, device, dtype):
     """ReducioTextToVideoPipeline: MiniLM, a fresh tiny-image stage 1, pixel patches, pooled RGB."""
-    from reducio.conditioning import (
-        MiniLMTextEncoder,
-        PatchPixelSemanticEncoder,
-        PooledRGBContentEncoder,
-    )
-    from reducio.pipelines import ReducioStage1Generator, ReducioTextToVideoPipeline, Stage1Config
-
     with torch.device(device):
         stage1 = ReducioStage1Generator(Stage1Config.preset("tiny-image"))
     stage1 = stage1.to(device=device, dtype=dtype).eval()
@@ -199,10 +198,6 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     model in CPU memory, copied to the device when it runs and back when the next one runs; the
     peak memory then is about one model's weights plus activations. "copy", True and "pinned" all
     run it (the record keeps the requested name in `offload_requested`)."""
-    from reducio.bench.dit import build_dit
-    from reducio.bench.vae import _reducio
-    from reducio.models.dit import DiTConfig
-
     set_threads(threads)
     requested = requested_offload(offload)
     offload = offload_mode(offload)
@@ -217,8 +212,6 @@ def measure_e2e(*, spec: dict, device: str = "cpu", dtype: str = "fp32", warmup:
     vae = _reducio(f"reducio-{spec.vae_preset}", torch_dtype, dev,
                    tiling=None if vae_tiling == "preset" else False)
     if channels_last:
-        from reducio.bench.decode import set_conv3d_layout
-
         set_conv3d_layout(vae.decoder, True)
     compile = {False: "none", True: "dit"}.get(compile, compile)
     if compile not in ("none", "dit", "all"):
@@ -348,9 +341,6 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                       compile_mode: str | None = None, extra_steps: tuple[int, ...] = (),
                       offload: bool | str = False, progress=print) -> dict:
     """One timed generation (after `warmup` untimed ones); returns the JSON record."""
-    from reducio.bench.env import environment
-    from reducio.bench.isolate import run_measurement
-
     dev = resolve_device(device)
     cpu = dev.type == "cpu"
     requested, offload = requested_offload(offload), offload_mode(offload)
@@ -364,8 +354,6 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
                                      size=size, vae_preset=vae).items() if v is not None}
     spec = spec.replace(**changes)
     if vae is not None:
-        from reducio.bench.vae import REDUCIO_PREFIX, reducio_config
-
         try:
             reducio_config(REDUCIO_PREFIX + vae)
         except (KeyError, ValueError, TypeError) as err:
@@ -398,9 +386,6 @@ def run_e2e_benchmark(*, scale: str | None = None, spec: E2ESpec | None = None,
 
 
 def e2e_tables(record: dict) -> str:
-    from reducio.bench.env import hardware_label
-    from reducio.bench.report import markdown_table
-
     r = record["result"]
     spec, stages = r["spec"], r["timing"]["stages_s"]
     total = sum(stages.values())

@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from reducio.conditioning import SDVAEContentEncoder
+
 T5_XXL: dict[str, Any] = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24,
                               num_heads=64, relative_attention_num_buckets=32,
                               feed_forward_proj="gated-gelu", layer_norm_epsilon=1e-6,
@@ -97,6 +99,4 @@ def build_sd_encoder(config: dict, device: torch.device, dtype: torch.dtype):
 def build_sd_content(config: dict, device: torch.device, dtype: torch.dtype):
     """`build_sd_encoder` in the conditioning interface (`SDVAEContentEncoder`), for latent
     extraction."""
-    from reducio.conditioning import SDVAEContentEncoder
-
     return _place(SDVAEContentEncoder(build_sd_encoder(config, device, dtype)), device, dtype)

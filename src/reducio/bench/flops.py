@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from reducio.bench.env import synchronize
+from reducio.bench.env import dtype_name, synchronize
 from reducio.models.dit import DiTConfig
 
 # Dense (no sparsity) tensor-core peaks from the vendors' data sheets, TFLOP/s, by GPU name
@@ -228,8 +228,6 @@ def measure_matmul_peak(device: torch.device | str, dtype: torch.dtype, *, size:
 def peak_estimate(device: torch.device | str, dtype: torch.dtype, *, gpu_name: str | None = None,
                   size: int | None = None, seconds: float = 1.0) -> PeakEstimate:
     """Measure the matmul peak here and now; look up the data sheet (GPU only)."""
-    from reducio.bench.env import dtype_name
-
     device = torch.device(device)
     size = size or (8192 if device.type == "cuda" else 1024)
     measured = measure_matmul_peak(device, dtype, size=size, seconds=seconds)

@@ -20,21 +20,29 @@ from typing import Any
 
 import torch
 
-from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threads
+from reducio.bench.dit import condition_lengths, grid_for
+from reducio.bench.e2e_components import SD_VAE, build_sd_content
+from reducio.bench.env import (dtype_name, environment, hardware_label, parse_dtype, resolve_device,
+    set_threads)
 from reducio.bench.flops import dit_forward_flops, peak_estimate
+from reducio.bench.isolate import BenchmarkError, run_measurement
 from reducio.bench.memory import PeakMemory, process_peak_rss_mib
+from reducio.bench.report import markdown_table
 from reducio.bench.timing import time_fn
+from reducio.bench.vae import _reducio, make_clip
+from reducio.conditioning import PooledRGBContentEncoder
+from reducio.models.dit import DiTConfig
+from reducio.training.config import DiTModelSection, DiTTrainConfig, RunSection
+from reducio.training.dit_objective import DiTObjective
+from reducio.training.loop import make_accelerator
 
 EXTRACT_SIZES = {"tiny": 64, "ft4": 256, "ft2": 256}
 
 
 # ----------------------------------------------------------------------------- extraction
 def _content_encoder(preset: str, device: torch.device, dtype: torch.dtype):
-    from reducio.conditioning import PooledRGBContentEncoder
-
     if preset == "tiny":
         return PooledRGBContentEncoder()
-    from reducio.bench.e2e_components import SD_VAE, build_sd_content
 
     return build_sd_content(SD_VAE, device, dtype)
 
@@ -42,8 +50,6 @@ def _content_encoder(preset: str, device: torch.device, dtype: torch.dtype):
 def measure_extraction(*, preset: str, size: int, batch_sizes: list[int], dtype: str = "fp32",
                        device: str = "cpu", warmup: int = 0, repeats: int = 1,
                        threads: int | None = None, seed: int = 0) -> dict:
-    from reducio.bench.vae import _reducio, make_clip
-
     set_threads(threads)
     dev, torch_dtype = resolve_device(device), parse_dtype(dtype)
     vae = _reducio(f"reducio-{preset}", torch_dtype, dev, tiling=False)
@@ -76,8 +82,6 @@ def measure_extraction(*, preset: str, size: int, batch_sizes: list[int], dtype:
 # ----------------------------------------------------------------------------- training
 def _train_batch(config, grid, size: int, batch: int, device, seed: int) -> dict[str, torch.Tensor]:
     """A batch as LatentShardDataset yields it, all conditions stored."""
-    from reducio.bench.dit import condition_lengths
-
     g = torch.Generator().manual_seed(seed)
     lens = condition_lengths(config)
     out = {"latent": torch.randn(batch, config.in_channels, *grid, generator=g),
@@ -98,12 +102,6 @@ def measure_training(*, preset: str, size: int, batch: int, steps: int = 3, warm
                      gradient_checkpointing: bool = False, threads: int | None = None,
                      seed: int = 0) -> dict:
     """Time `steps` DiTObjective training steps after `warmup` ones (own process)."""
-    from reducio.bench.dit import condition_lengths, grid_for
-    from reducio.models.dit import DiTConfig
-    from reducio.training.config import RunSection
-    from reducio.training.dit_objective import DiTModelSection, DiTObjective, DiTTrainConfig
-    from reducio.training.loop import make_accelerator
-
     set_threads(threads)
     dev = resolve_device(device)
     torch.manual_seed(seed)
@@ -160,9 +158,6 @@ def run_throughput_benchmark(*, vae_presets: tuple[str, ...] | None = None,
     vae_presets), DiT tiny, fp32, train batch 8 at 64 px, 3 timed steps. GPU: tiny + ft4,
     tiny + reducio-dit-1.2b at 256 px, bf16 mixed precision, batch 16, 10 timed steps.
     """
-    from reducio.bench.env import environment
-    from reducio.bench.isolate import BenchmarkError, run_measurement
-
     dev = resolve_device(device)
     cpu = dev.type == "cpu"
     vae_presets = vae_presets or (("tiny",) if cpu or quick else ("tiny", "ft4"))
@@ -208,9 +203,6 @@ def run_throughput_benchmark(*, vae_presets: tuple[str, ...] | None = None,
 
 
 def throughput_tables(record: dict) -> str:
-    from reducio.bench.env import hardware_label
-    from reducio.bench.report import markdown_table
-
     hw = hardware_label(record["environment"])
     ext = [[e["preset"], e["size"], r["batch"], e["dtype"], r["time"]["median_s"],
             r["clips_per_s"], r["clips_per_cpu_s"], "x".join(map(str, r["latent_shape"])),

@@ -18,13 +18,16 @@ from typing import Any
 
 import torch
 
-from reducio.bench.env import dtype_name, parse_dtype, resolve_device, set_threads
-from reducio.bench.flops import count_flops
-from reducio.bench.isolate import BenchmarkError
-from reducio.bench.memory import PeakMemory, current_mib, process_peak_rss_mib
 from reducio.bench.defaults import DEFAULT_MODELS
+from reducio.bench.env import (dtype_name, environment, hardware_label, parse_dtype, resolve_device,
+    set_threads)
+from reducio.bench.flops import count_flops
+from reducio.bench.isolate import BenchmarkError, run_measurement
+from reducio.bench.memory import PeakMemory, current_mib, process_peak_rss_mib
 from reducio.bench.peers import PEERS, decode_peer, encode_peer
+from reducio.bench.report import markdown_table
 from reducio.bench.timing import time_fn
+from reducio.models.vae import ReducioVAE, VAEConfig
 
 REDUCIO_PREFIX = "reducio-"      # model keys: "reducio-ft4", "reducio-tiny", ...
 TILE_SIZE = 320                   # ft4-1024: tile_sample_min_size 256 * (1 + 0.25)
@@ -36,8 +39,6 @@ def reducio_config(key: str):
     """The VAEConfig of a model key `reducio-<preset>[@field=value,...]`: a preset, optionally with
     fields replaced (e.g. `reducio-ft4-1024@decoder_channels=64`: a narrower decoder)."""
     import json
-
-    from reducio.models.vae import VAEConfig
 
     name, _, changes = key.removeprefix(REDUCIO_PREFIX).partition("@")
     config = VAEConfig.preset(name)
@@ -101,8 +102,6 @@ def latent_stats(latent_shape: tuple[int, ...], frames: int, height: int, width:
 def _reducio(key: str, dtype: torch.dtype, device: torch.device, tiling: bool | None):
     """Random-weight Reducio-VAE of a preset; tiling None keeps the preset's own setting (ft4-1024:
     on, the release's 1024 px path), True / False force it."""
-    from reducio.models.vae import ReducioVAE
-
     config = reducio_config(key)
     with torch.device(device):
         vae = ReducioVAE(config)
@@ -231,9 +230,6 @@ def run_vae_benchmark(*, models: tuple[str, ...] = DEFAULT_MODELS, size: int | N
     (CUDA peak counters are per process anyway, and reset per phase). `flops_only`: count FLOPs
     and latent sizes on the meta device, time nothing (any size, any machine, seconds).
     """
-    from reducio.bench.env import environment
-    from reducio.bench.isolate import run_measurement
-
     dev = resolve_device(device)
     size = size or (128 if quick else 256)
     parse_dtype(dtype)
@@ -338,8 +334,6 @@ def _div(a: float, b: float) -> float | None:
 
 
 def _tile_run(common: dict, isolated: bool, threads: int | None, key: str) -> dict:
-    from reducio.bench.isolate import run_measurement
-
     kwargs = dict(common, model=key, size=TILE_SIZE)
     tile = run_measurement("reducio.bench.vae:measure_vae", kwargs, isolated=isolated,
                            threads=threads)
@@ -359,9 +353,6 @@ def _tile_run(common: dict, isolated: bool, threads: int | None, key: str) -> di
 # ----------------------------------------------------------------------------- tables
 def vae_tables(record: dict) -> str:
     """Markdown: time / memory / FLOPs table, then the latent table."""
-    from reducio.bench.env import hardware_label
-    from reducio.bench.report import markdown_table
-
     if "flops_table" in record:
         return _flops_tables(record)
 
@@ -414,8 +405,6 @@ def vae_tables(record: dict) -> str:
 
 
 def _flops_tables(record: dict) -> str:
-    from reducio.bench.report import markdown_table
-
     t = record["flops_table"]
     ref = t["rows"][0]
     rows = [[r["model"], r["frames"], "x".join(map(str, r["latent"]["latent_shape"])),

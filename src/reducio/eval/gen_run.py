@@ -18,16 +18,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from reducio.data.synthetic.vocab import CaptionError, parse_caption
+from reducio.data.video_io import VIDEO_EXTENSIONS, read_video, write_video
 from reducio.errors import ConfigError, VideoInputError
-from reducio.eval.report import (
-    JsonlWriter,
-    markdown_table,
-    read_jsonl,
-    summarise,
-    summary_table,
-    write_json,
-    write_markdown,
-)
+from reducio.eval.report import (JsonlWriter, markdown_table, read_jsonl, summarise, summary_table,
+    write_json, write_markdown)
 from reducio.eval.shapes import ATTRIBUTES, ShapesAccuracy, ShapesEvaluator
 from reducio.eval.temporal import motion_smoothness, temporal_flickering
 
@@ -52,8 +46,6 @@ def read_prompt_file(prompts: str | Path, videos: str | Path, generate: bool = F
       sorted by name; the counts must match. With `generate`, line i is `videos/{i:05d}.mp4`
       (written by `generate_missing` when absent).
     """
-    from reducio.data.video_io import VIDEO_EXTENSIONS
-
     prompts, videos = Path(prompts), Path(videos)
     if not prompts.is_file():
         raise ConfigError(f"prompt file {prompts} does not exist")
@@ -97,8 +89,6 @@ def generate_missing(
     many were made."""
     import torch
 
-    from reducio.data.video_io import write_video
-
     missing = [(i, item) for i, item in enumerate(items) if not item.path.exists()]
     device = getattr(pipeline, "device", "cpu")
     for i, item in tqdm(missing, desc="generate", unit="video", disable=not progress):
@@ -117,8 +107,6 @@ def run_generation(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate generated videos; returns the summary written to summary.json."""
-    from reducio.data.video_io import read_video
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     evaluator = evaluator or ShapesEvaluator()

@@ -23,18 +23,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from reducio.data.synthetic.world import make_clip
 from reducio.errors import ConfigError
 from reducio.eval.fvd import FeatureStats, fvd_from_stats, i3d_embed
 from reducio.eval.reconstruction import psnr, ssim
-from reducio.eval.report import (
-    JsonlWriter,
-    markdown_table,
-    read_jsonl,
-    summarise,
-    summary_table,
-    write_json,
-    write_markdown,
-)
+from reducio.eval.report import (JsonlWriter, markdown_table, read_jsonl, summarise, summary_table,
+    write_json, write_markdown)
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +57,6 @@ def file_samples(paths: Sequence[Path], read: Callable[[Path], torch.Tensor], ro
 
 def synthetic_samples(split: str, count: int, size: int = 64, frames: int = 16, start: int = 0) -> list[Sample]:
     """Samples of the shapes world (reducio.data.synthetic.world), no files needed."""
-    from reducio.data.synthetic.world import make_clip
-
     def load(index: int) -> torch.Tensor:
         clip = make_clip(index, split, size=size, frames=frames)
         return torch.from_numpy(clip.video).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)  # 3 T H W

@@ -28,15 +28,10 @@ import numpy as np
 import torch
 
 from reducio.data.synthetic.vocab import ObjectSpec, SceneSpec, caption, motion_directions, parse_caption
+from reducio.data.video_io import read_video
 from reducio.errors import ShapeError
-from reducio.eval.shapes_detect import (
-    DetectedObject,
-    ShapesEvaluatorConfig,
-    classify_direction_eight,
-    classify_pixels,
-    detect_background,
-    detect_objects,
-)
+from reducio.eval.shapes_detect import (DetectedObject, ShapesEvaluatorConfig, classify_direction_eight,
+    classify_pixels, detect_background, detect_objects)
 
 ATTRIBUTES = ("colour", "shape", "direction", "background", "object_count", "joint")
 
@@ -50,8 +45,6 @@ def clip_pixels(clip: Clip) -> torch.Tensor:
     video file path (decoded with reducio.data.video_io.read_video).
     """
     if isinstance(clip, (str, Path)):
-        from reducio.data.video_io import read_video
-
         clip = read_video(clip)
     if isinstance(clip, np.ndarray):
         clip = torch.from_numpy(np.ascontiguousarray(clip))

@@ -24,7 +24,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from reducio.data.synthetic.world import make_clip, parse_split_spec
 from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
+from reducio.pipelines import ReducioImageToVideoPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,6 @@ def world_i2v_split(pipe, split_spec: str, count: int, *, size: int = 64, seed: 
                     steps: int | None = None, guidance: float | None = None,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Generate and judge clips 0..count-1 of `split_spec` (see the module docstring)."""
-    from reducio.data.synthetic.world import make_clip, parse_split_spec
-
     split, motion = parse_split_spec(split_spec)
     evaluator = ShapesEvaluator(motion=motion)
     clips = [make_clip(i, split, size=size, motion=motion) for i in range(count)]
@@ -95,8 +95,6 @@ def world_i2v_split(pipe, split_spec: str, count: int, *, size: int = 64, seed: 
 def load_i2v_pipeline(path: str | None, *, lora: str | Path | None = None, lora_scale: float = 1.0):
     """The image-to-video pipeline at `path` (None: the built-in one), with a LoRA on its DiT
     (`load_lora_weights`, at `lora_scale`) when given."""
-    from reducio.pipelines import ReducioImageToVideoPipeline
-
     pipe = ReducioImageToVideoPipeline.from_pretrained("tiny" if path is None else path)
     pipe.set_progress_bar_config(disable=True)
     if lora is not None:
