@@ -16,7 +16,7 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
 - `flat_fraction`, `flat_rms_error`, `edge_rms_error`: RMS error on [0, 1] of the clamped
   reconstruction where the clip's 5 x 5 neighbourhood is one colour (flat) and elsewhere (edges);
   `outlier_penalty_of_clips`: the release's outlier penalty of the clips themselves.
-- `prompt_following`: the shapes evaluator (issue 5's measure) on the reconstructions against each
+- `prompt_following`: the shapes evaluator (the pipeline evaluation's measure) on the reconstructions against each
   clip's caption, overall and by object count: what a DiT generating these latents can reach at best;
   `shape_confusion` counts each expected shape, per background, by the shape seen.
 
@@ -119,7 +119,7 @@ def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
 
 def prompt_following(recons: torch.Tensor, captions: list[str]) -> dict[str, dict]:
     """The shapes evaluator on the reconstructions, judged against each clip's own caption: the
-    ceiling of any DiT that generates this VAE's latents (issue 5's measure), overall and by the
+    ceiling of any DiT that generates this VAE's latents (the pipeline evaluation's measure), overall and by the
     number of objects (`by_object_count`)."""
     from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
 

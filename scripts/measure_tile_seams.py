@@ -1,4 +1,4 @@
-"""Tile seams of the tiled high-resolution path, with trained weights (issue 7).
+"""Tile seams of the tiled high-resolution path, with trained weights.
 
 For `--count` clips of a shapes-world split at `--size` px, reconstruct each clip twice with the
 same VAE: tiled (the release's path: overlapping tiles every `tile_sample_min_size` px, blended)

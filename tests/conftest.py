@@ -25,5 +25,5 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     """tests/fixtures: parity data produced by the official implementation (see its README in
-    ../shared/fixtures)."""
+    the folder)."""
     return FIXTURES_DIR

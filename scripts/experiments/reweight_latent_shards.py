@@ -1,4 +1,4 @@
-"""Copy a latent-shard folder, repeating the records whose caption names two objects (issue 5
+"""Copy a latent-shard folder, repeating the records whose caption names two objects (an
 experiment: the built-in DiT binds directions to the wrong object in two-object scenes).
 
     python scripts/experiments/reweight_latent_shards.py data/latents/shapes-64-s11 \

@@ -1,4 +1,4 @@
-"""Stage 1 best-of-N by the model's own text likelihood (an experiment for issue 5).
+"""Stage 1 best-of-N by the model's own text likelihood (an experiment).
 
 For each caption, N content frames are sampled as the pipeline does; each is then scored by the
 same stage-1 model as a diffusion classifier (Li et al. 2023, "Your diffusion model is secretly a

@@ -1,4 +1,4 @@
-"""Score saved stage-1 candidates with a stage-1 folder's reranker (issue 5 experiment).
+"""Score saved stage-1 candidates with a stage-1 folder's reranker (an experiment).
 
 Candidates come from `scripts/experiments/stage1_best_of_n.py --save FILE` (frames, captions and
 the shapes evaluator's verdicts); several files (other seeds) are joined along the candidate axis.

@@ -1,6 +1,6 @@
 """Benchmark: Reducio-VAE's decode of one clip in several execution variants, side by side.
 
-The decode is most of a few-step generation at 1024 px (issue 7), so its variants are measured
+The decode is most of a few-step generation at 1024 px, so its variants are measured
 in one process on the same random weights, latent and content frame:
 
     tiled     the release's 1024 px path (320 px tiles, stride 256, blended): parity-exact

@@ -13,7 +13,7 @@ Weights (never downloaded) come from one or two local files:
   which holds both, so one file suffices. The official Reducio `.ckpt` also holds a full LPIPS
   under `loss.perceptual_loss.`, which is accepted.
 
-The Reducio release logs LPIPS on [0, 1] images (SPEC section 7, item 15); here inputs are in
+The Reducio release logs LPIPS on [0, 1] images (docs/architecture.md §7.15); here inputs are in
 [-1, 1], the range LPIPS was trained for.
 """
 

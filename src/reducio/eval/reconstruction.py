@@ -1,7 +1,7 @@
 """PSNR and SSIM of video reconstructions, computed the way the Reducio release does.
 
 Both take videos `B 3 T H W` (or one clip `3 T H W`) in [-1, 1], clamp them to [-1, 1] (the
-release clamps reconstructions before scoring, SPEC section 4), map them to [0, 1] and return one
+release clamps reconstructions before scoring, docs/architecture.md §4.5), map them to [0, 1] and return one
 value per clip: the mean over frames of a per-frame score.
 
 - PSNR per frame: -10 log10(MSE + 1e-8) over (C, H, W); identical frames give 80 dB (the release's

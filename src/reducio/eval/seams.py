@@ -1,7 +1,7 @@
 """Tile seams: is the reconstruction error higher along the tile borders of a tiled decode?
 
 The release's high-resolution path decodes overlapping tiles and stitches them every
-`tile_sample_min_size` pixels (SPEC 2.8). A seam shows as extra error in a band around those
+`tile_sample_min_size` pixels (docs/architecture.md §2.8). A seam shows as extra error in a band around those
 stitch lines. `seam_band_errors` splits the absolute error into the band (within `band` pixels of a
 stitch line, rows or columns) and the rest ("inside tiles"); the same split of an untiled decode of
 the same clips is the control: its band has no stitch, so any band/inside ratio it shows comes from

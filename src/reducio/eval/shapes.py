@@ -1,4 +1,4 @@
-"""Judging a clip against a shapes-world prompt (shared/synthetic-world.md).
+"""Judging a clip against a shapes-world prompt (docs/synthetic-world.md).
 
 `ShapesEvaluator().evaluate(clip, prompt)` reads the scene in the clip (`describe`, see
 `reducio.eval.shapes_detect` for how) and checks it against the prompt attribute by attribute:

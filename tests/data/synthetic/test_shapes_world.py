@@ -1,4 +1,4 @@
-"""The shapes world follows shared/synthetic-world.md: determinism, splits, held-out rule, geometry."""
+"""The shapes world follows docs/synthetic-world.md: determinism, splits, held-out rule, geometry."""
 
 import numpy as np
 import pytest

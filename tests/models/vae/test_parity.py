@@ -1,6 +1,6 @@
 """Parity with the official implementation on the tiny fixture (tests/fixtures/official_tiny).
 
-The references were produced by microsoft/Reducio-VAE itself (see ../shared/fixtures/README.md):
+The references were produced by microsoft/Reducio-VAE itself (see tests/fixtures/README.md):
 posterior, normalised latent, content features and reconstruction for a 64x64 clip (`main`), a
 64x128 clip (`wide.`: tiling enabled but not triggered, the release checks only the height), a
 128x128 clip through the tiled path (`tiled.`) and the same clip untiled

@@ -1,6 +1,6 @@
 """The vocabulary and caption grammar of the synthetic "shapes" world, version 1.
 
-Names and sRGB values are part of the contract (shared/synthetic-world.md): the generator, the
+Names and sRGB values are part of the contract (docs/synthetic-world.md): the generator, the
 evaluator and every outside check agree on them.
 """
 

@@ -1,7 +1,7 @@
 """The content condition: the content image's SD-VAE latent as cross-attention tokens.
 
 The paper's content encoder turns the content image into tokens that are concatenated with the
-text and image-semantic tokens in cross-attention [paper, via SPEC section 5]. We keep the SD VAE
+text and image-semantic tokens in cross-attention [paper, docs/architecture.md §5.1]. We keep the SD VAE
 encoder frozen outside the model (`reducio.conditioning.SDVAEContentEncoder`) and embed its
 latent here: (B, 4, H/8, W/8) -> scale 0.18215 -> 2x2 patches -> MLP -> (B, H/16, W/16, D) tokens,
 plus 2D sin-cos positions in the video tokens' coordinates.

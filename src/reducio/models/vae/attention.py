@@ -38,7 +38,7 @@ class MidSelfAttention(Checkpointable):
     GroupNorm -> 1x1 conv q, k, v -> attention over T*H*W tokens (order t, h, w) -> 1x1 conv
     `proj_out` -> residual on the un-normalised input. Windowed (per window_size x window_size
     spatial window, all frames) only when H*W > window_size**2. The release's 2D windowed branch is
-    reproduced exactly; its 3D branch crashes (undefined `window_size_`, SPEC 7.7) and is
+    reproduced exactly; its 3D branch crashes (undefined `window_size_`, docs/architecture.md §7.7) and is
     implemented here as the 3D analogue of the 2D branch. Neither triggers for released models
     below 4096 px (3D) / 2048 px (2D, window 256) untiled input.
     """

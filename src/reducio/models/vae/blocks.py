@@ -156,7 +156,7 @@ class Downsample(nn.Module):
     """Stride-2 conv after zero padding at the END only (right, bottom[, back]).
 
     The release pads asymmetrically (LDM habit), which shifts the sampling grid by half a pixel;
-    reproduced for checkpoint parity (SPEC 7.11). `temporal=False` halves H, W only
+    reproduced for checkpoint parity (docs/architecture.md §7.11). `temporal=False` halves H, W only
     (kernel (1,3,3)); `temporal=True` also halves T (kernel 3, T padded at the back).
     """
 

@@ -4,7 +4,7 @@ Returns the release's `return_skip=True` list: the output of every level's res b
 its downsample) and the mid output after `mid.attn_1`:
     [ch*m0 x H x W, ch*m1 x H/2 x W/2, ..., ch*m_last x H/2^k x W/2^k (mid)].
 `mid.block_2` and `norm_out` exist (they are in the checkpoint) but the release discards their
-output, so they are never run here (SPEC 7.8). There is no `conv_out` (Identity, no keys).
+output, so they are never run here (docs/architecture.md §7.8). There is no `conv_out` (Identity, no keys).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The fusion decoder (`decoder`): motion latent + content features -> video.
 
-Order (release `FusionDecoder`, upsample_first=True, SPEC 2.4):
+Order (release `FusionDecoder`, upsample_first=True, docs/architecture.md §2.4):
     conv_in -> mid.block_1 -> mid.fuse.0 (content feature [-1]) -> mid.attn_1 -> mid.block_2
     -> for level i = L-1 .. 0: block_1 res blocks -> fuse.0 (if fuse_levels[i] >= 0)
        -> block_2 res blocks -> upsample (i > 0; T too for the top f_t levels)
@@ -51,7 +51,7 @@ class FusionDecoder(nn.Module):
         self.fuse_levels = config.fuse_levels if fuse else (-1,) * n
         content_widths = [config.content_channels * m for m in config.content_channel_mult]
         content_widths.append(content_widths[-1])  # the mid output keeps the last width
-        # Release quirk (SPEC 7.2): conv_in uses ch * ch_mult[-1], the blocks ch_in * ch_mult.
+        # Release quirk (docs/architecture.md §7.2): conv_in uses ch * ch_mult[-1], the blocks ch_in * ch_mult.
         width_in = config.encoder_channels * config.channel_mult[-1]
         width = config.decoder_channels * config.channel_mult[-1]
         frames = config.latent_frames

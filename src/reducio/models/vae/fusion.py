@@ -1,7 +1,7 @@
 """Content fusion: the decoder's cross-attention from video features to content-frame features.
 
 The release's `BasicTransformerBlock` with norm_type='layer', pos_embed_mode='t', no gating, no
-MLP, no conv shortcut (SPEC 2.1).
+MLP, no conv shortcut (docs/architecture.md §2.1).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def sinusoid_table(length: int, dim: int) -> torch.Tensor:
 class ContentFusion(Checkpointable):
     """x <- x + PE(t); return x + CrossAttention(LayerNorm(x), context).
 
-    The temporal PE is added to the residual stream itself (the output keeps it, SPEC 7.4) and the
-    content features enter k/v without normalisation (SPEC 7.5).
+    The temporal PE is added to the residual stream itself (the output keeps it, docs/architecture.md §7.4) and the
+    content features enter k/v without normalisation (docs/architecture.md §7.5).
     """
 
     def __init__(self, dim: int, context_dim: int, frames: int, window_size: int) -> None:
