@@ -67,7 +67,7 @@ def test_per_frame_mode_finds_the_frames_that_break_the_scene():
 
 def test_psnr_by_distance_pools_both_sides():
     rows = [[float(t) for t in range(16)]]
-    table = psnr_by_distance(rows)
+    table = psnr_by_distance(rows, 7)
     assert table["0"] == 7.0 and table["1"] == 7.0 and table["8"] == 15.0  # (6 + 8) / 2, then frame 15 alone
     assert bucketed({str(d): float(d) for d in range(41)}) == {
         "0": 0.0, "1-4": 2.5, "5-8": 6.5, "9-16": 12.5, "17-24": 20.5, "25-32": 28.5, "33-40": 36.5}
@@ -99,13 +99,13 @@ def test_long_clips_summary_by_distance(pipe):
 def test_transfer_pairs_and_target(vae):
     clips = one_object_clips("test", 3)
     assert all(len(c.scene.objects) == 1 for c in clips)
-    target = target_scene(clips[0], clips[1])
+    target = target_scene(clips[0], clips[1], 7)
     if target is not None:
         moved, b = target.objects[0], clips[1].scene.objects[0]
         assert moved.centre(7) == pytest.approx(b.centre(7))
         assert (moved.direction, moved.speed) == (clips[0].scene.objects[0].direction, clips[0].scene.objects[0].speed)
     far = replace(clips[0].scene, objects=(replace(clips[0].scene.objects[0], speed=40.0),))
-    assert target_scene(replace(clips[0], scene=far), clips[1]) is None  # leaves the frame
+    assert target_scene(replace(clips[0], scene=far), clips[1], 7) is None  # leaves the frame
     pipe = ReducioMotionTransferPipeline(vae=vae)
     pipe.set_progress_bar_config(disable=True)
     result = transfer_world_split(pipe, "test", 2)
@@ -140,18 +140,27 @@ def test_eval_edit_checks_arguments_before_work(tmp_path, capsys):
 
 
 def test_a_vae_with_another_window_is_refused_by_name():
-    """The world clips are 16 frames edited at frame 7: an 8-frame-window VAE would be judged
-    against the wrong frame, so every measurement refuses it."""
+    """The world clips are 16 frames edited at their content frame 7: an 8-frame-window VAE would
+    be judged against the wrong frame, so the 16-frame measurements refuse it."""
     from reducio.errors import ConfigError
-    from reducio.eval.edit_long import long_clip_split
     from reducio.eval.edit_world import edit_world_split
     from reducio.eval.transfer_world import transfer_world_split
-    from reducio.models.vae import ReducioVAE, VAEConfig
     from reducio.pipelines import ReducioEditPipeline, ReducioMotionTransferPipeline
 
     vae = ReducioVAE(VAEConfig.preset("tiny").replace(frames=8))
     for measure, pipe in ((edit_world_split, ReducioEditPipeline(vae=vae)),
-                          (long_clip_split, ReducioEditPipeline(vae=vae)),
                           (transfer_world_split, ReducioMotionTransferPipeline(vae=vae))):
-        with pytest.raises(ConfigError, match="content frame is 3 \\(window 8\\)"):
+        with pytest.raises(ConfigError, match="edit frame 7 of 16-frame clips, but this VAE's content frame "
+                                              "is 3 \\(window 8\\)"):
             measure(pipe, "test", 1)
+
+
+def test_long_clips_are_edited_at_the_vaes_own_content_frame():
+    """A long clip is edited through the content frame of the VAE's first window (3 for 8-frame
+    windows): the pasted edited frame is exact there and the distances count from it."""
+    pipe = ReducioEditPipeline(vae=ReducioVAE(VAEConfig.preset("tiny").replace(frames=8)))
+    pipe.set_progress_bar_config(disable=True)
+    result = long_clip_split(pipe, "test", 1, frames=16, kinds=("colour",))
+    (record,) = result["records"]
+    assert record["edits"]["colour"]["paste"][3] == 80.0
+    assert list(result["summary"]["colour"]["edit"]) == [str(d) for d in range(13)]  # |t - 3| up to 12

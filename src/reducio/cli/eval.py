@@ -125,7 +125,8 @@ def _register_edit(commands) -> None:
                         choices=("colour", "shape", "background"), help="kinds of edit (default: all three)")
     parser.add_argument("--long-count", type=non_negative_int, default=20,
                         help="long clips per --long-splits split (default 20; 0 = none)")
-    parser.add_argument("--long-frames", type=integer(24), default=48, help="frames of a long clip (default 48)")
+    parser.add_argument("--long-frames", type=positive_int, default=48,
+                        help="frames of a long clip (default 48: five windows of 16 frames, every 8 frames)")
     parser.add_argument("--long-splits", nargs="+", default=["test"], help="splits of the long clips (default test)")
     _add_world_edit_args(parser, "reducio.cli.run.eval_edit")
 

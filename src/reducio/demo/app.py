@@ -83,7 +83,7 @@ def _image_to_video_tab(h: DemoHandlers, s: DemoSettings, d: dict) -> None:
             image = gr.Image(label="Content image", type="filepath", sources=["upload"],
                              elem_id="i2v-image", elem_classes="pixelated", height=256)
             gr.Markdown(f"The image is resized on its short side and centre-cropped to {_size_text(size)}; "
-                        "it becomes the **middle** frame of the clip (frame 7 of 16), not the first.")
+                        "it becomes the **middle** frame of the clip's first window (its content frame), not the first.")
             prompt = gr.Textbox(label="Prompt", value=EXAMPLE_PROMPTS[0], elem_id="i2v-prompt", lines=2)
             seed, steps = _seed_and_steps("i2v", s, d)
             run = gr.Button("Generate", variant="primary", elem_id="i2v-run")

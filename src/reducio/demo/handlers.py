@@ -139,7 +139,7 @@ class DemoHandlers:
         video_path = self._write_frames(out.frames[0], pipe, "image-to-video")
         _, height, width = frame.shape
         note = (f"Your image, resized and centre-cropped to {width}x{height}, is the middle frame "
-                f"(frame {pipe.vae.content_frame_index(pipe.vae.arch.frames)} of "
+                f"(frame {pipe.vae.content_frame_index(pipe.vae.num_frames)} of "
                 f"{pipe.vae.arch.frames}) of the clip. " + _video_note(out.frames[0], pipe, out.timings))
         return str(video_path), _message(warning, note)
 

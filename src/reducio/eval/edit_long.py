@@ -1,12 +1,13 @@
 """How an edit fades with distance from the edited frame on long clips (`reducio eval edit`).
 
 A `frames`-frame world clip (48 by default: windows at 0, 8, 16, 24, 32) is edited as in
-`edit_world` (one attribute, re-rendered by the world) and edited through frame 7; the pipeline
+`edit_world` (one attribute, re-rendered by the world) and edited through the content frame of
+its first window (`pipe.content_index`: frame 7 with 16-frame windows); the pipeline
 carries the edit window by window (each window decoded around the previous window's last frame).
 Per frame t, against the world's edited clip: PSNR of the edit, of the pasted edited frame, and
-the per-frame evaluator verdict; then pooled by distance |t - 7|. References on the unedited
+the per-frame evaluator verdict; then pooled by distance from the edited frame. References on the unedited
 clip: the chained reconstruction (the same window scheme, no edit: the VAE's own drift) and the
-usual reconstruction in independent 16-frame windows, each with its true content frame.
+usual reconstruction in independent windows, each with its true content frame.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 from reducio.data.reconstruction import reconstruct_clip
 from reducio.data.synthetic.render import render
 from reducio.data.synthetic.world import make_clip
-from reducio.eval.edit_world import (CONTENT_FRAME, check_content_frame, KINDS, as_video, edit_rng, edit_scene, frame_psnr,
-                                     psnr_by_distance, run_pipe)
+from reducio.eval.edit_world import (KINDS, as_video, edit_rng, edit_scene, frame_psnr, psnr_by_distance,
+                                     run_pipe)
 from reducio.eval.shapes import ShapesEvaluator
 
 # distance buckets of the Markdown table: (first, last) distance, inclusive
@@ -41,7 +42,7 @@ def long_clip_records(pipe, evaluator: ShapesEvaluator, index: int, split: str, 
     for kind in kinds:
         scene, change = edit_scene(clip.scene, kind, edit_rng(clip.seed, kind))
         world = as_video(render(scene))
-        image = world[:, CONTENT_FRAME]
+        image = world[:, pipe.content_index]
         edit = run_pipe(pipe, video, image)
         verdict = evaluator.evaluate_frames(edit, scene.spec)
         record["edits"][kind] = {
@@ -53,11 +54,11 @@ def long_clip_records(pipe, evaluator: ShapesEvaluator, index: int, split: str, 
     return record
 
 
-def summarise_long(records: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, Any]:
-    """PSNR and the share of frames that hold the edit, by distance from frame 7 (all kinds pooled,
-    and per kind), plus the references' PSNR by distance."""
+def summarise_long(records: list[dict[str, Any]], kinds: tuple[str, ...], centre: int) -> dict[str, Any]:
+    """PSNR and the share of frames that hold the edit, by distance from the edited frame `centre`
+    (all kinds pooled, and per kind), plus the references' PSNR by distance."""
     def by_distance(rows: list[list[float]]) -> dict[str, float]:
-        return psnr_by_distance(rows) if rows else {}
+        return psnr_by_distance(rows, centre) if rows else {}
 
     out: dict[str, Any] = {
         "clips": len(records),
@@ -89,7 +90,6 @@ def long_clip_split(pipe, split: str, count: int, *, frames: int = 48, size: int
                     kinds: tuple[str, ...] = KINDS, first: int = 0,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure clips first .. first + count - 1 of `split` at `frames` frames."""
-    check_content_frame(pipe)
     evaluator = ShapesEvaluator()
     start = time.perf_counter()
     records = []
@@ -98,7 +98,7 @@ def long_clip_split(pipe, split: str, count: int, *, frames: int = 48, size: int
         if progress is not None and ((i - first + 1) % 5 == 0 or i - first + 1 == count):
             progress(f"long {split} ({frames} frames): {i - first + 1}/{count} clips")
     return {"split": split, "frames": frames, "first": first, "count": count,
-            "summary": summarise_long(records, kinds), "seconds": round(time.perf_counter() - start, 1),
+            "summary": summarise_long(records, kinds, pipe.content_index), "seconds": round(time.perf_counter() - start, 1),
             "records": records}
 
 

@@ -34,20 +34,23 @@ from reducio.data.synthetic.vocab import BACKGROUNDS, COLOURS, SHAPES
 from reducio.data.synthetic.world import ShapesScene, make_clip
 from reducio.eval.reconstruction import psnr_from_mse, ssim
 from reducio.errors import ConfigError
+from reducio.models.vae.config import content_frame_index
 from reducio.eval.shapes import ShapesEvaluator, judge, judge_frames
 
 KINDS = ("colour", "shape", "background")
 METHODS = ("edit", "paste", "recon", "ceiling", "world")
-CONTENT_FRAME = 7  # the frame the pipeline decodes around: (16 - 1) // 2 of the world's 16-frame clips
 
 
-def check_content_frame(pipe) -> None:
-    """ConfigError unless the pipeline's VAE decodes around the frame these measurements edit
-    (a VAE with another window length would be judged against the wrong frame)."""
-    if pipe.content_index != CONTENT_FRAME:
-        raise ConfigError(f"the world measurements edit frame {CONTENT_FRAME} of 16-frame clips, but this "
+def world_content_frame(pipe, frames: int) -> int:
+    """The frame the measurements edit in the world's `frames`-frame clips: their content frame,
+    `content_frame_index(frames)`. ConfigError unless the pipeline's VAE has windows of that length
+    (one with another window decodes around another frame: it would be judged against the wrong one)."""
+    index = content_frame_index(frames)
+    if pipe.window != frames:
+        raise ConfigError(f"the world measurements edit frame {index} of {frames}-frame clips, but this "
                           f"VAE's content frame is {pipe.content_index} (window {pipe.window}); use a VAE "
-                          "with 16-frame windows")
+                          f"with {frames}-frame windows")
+    return index
 
 
 def edit_scene(scene: ShapesScene, kind: str, rng: np.random.Generator) -> tuple[ShapesScene, str]:
@@ -118,6 +121,7 @@ def measure_clip(pipe, evaluator: ShapesEvaluator, index: int, split: str, *, si
                  kinds: tuple[str, ...] = KINDS) -> list[dict[str, Any]]:
     """One record per kind of edit of clip `index` of `split` (see the module docstring)."""
     clip = make_clip(index, split, size=size)
+    content = world_content_frame(pipe, clip.scene.frames)
     video = as_video(clip.video)                                                      # 3 T H W
     recon = run_pipe(pipe, video, None)
     recon_judge = _Judge(evaluator, recon)
@@ -125,7 +129,7 @@ def measure_clip(pipe, evaluator: ShapesEvaluator, index: int, split: str, *, si
     for kind in kinds:
         scene, change = edit_scene(clip.scene, kind, edit_rng(clip.seed, kind))
         world = as_video(render(scene))                                                # 3 T H W
-        image = world[:, CONTENT_FRAME]
+        image = world[:, content]
         outputs = {"edit": run_pipe(pipe, video, image),
                    "paste": image[:, None].expand_as(world).contiguous(),
                    "recon": recon, "ceiling": run_pipe(pipe, world, None), "world": world}
@@ -143,7 +147,7 @@ def measure_clip(pipe, evaluator: ShapesEvaluator, index: int, split: str, *, si
 
 
 def summarise_records(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per method: mean PSNR / SSIM, PSNR by distance from frame 7, and verdict rates."""
+    """Per method: mean PSNR / SSIM, PSNR by distance from the edited (content) frame, and verdict rates."""
     out: dict[str, Any] = {"clips": len(records)}
     for name in METHODS:
         rows = [r["methods"][name] for r in records]
@@ -152,12 +156,13 @@ def summarise_records(records: list[dict[str, Any]]) -> dict[str, Any]:
         if name != "world":
             summary["psnr"] = float(np.mean([row["psnr"] for row in rows]))
             summary["ssim"] = float(np.mean([row["ssim"] for row in rows]))
-            summary["psnr_by_distance"] = psnr_by_distance([row["psnr_frames"] for row in rows])
+            per_clip = [row["psnr_frames"] for row in rows]
+            summary["psnr_by_distance"] = psnr_by_distance(per_clip, content_frame_index(len(per_clip[0])))
         out[name] = summary
     return out
 
 
-def psnr_by_distance(per_clip: list[list[float]], centre: int = CONTENT_FRAME) -> dict[str, float]:
+def psnr_by_distance(per_clip: list[list[float]], centre: int) -> dict[str, float]:
     """Mean PSNR of the frames at each distance |t - centre| (both sides pooled), over clips."""
     table = np.asarray(per_clip, dtype=np.float64)                                   # clips T
     distance = np.abs(np.arange(table.shape[1]) - centre)
@@ -167,7 +172,6 @@ def psnr_by_distance(per_clip: list[list[float]], centre: int = CONTENT_FRAME) -
 def edit_world_split(pipe, split: str, count: int, *, size: int = 64, kinds: tuple[str, ...] = KINDS,
                      first: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure clips first .. first + count - 1 of `split`: per kind of edit and all together."""
-    check_content_frame(pipe)
     evaluator = ShapesEvaluator()
     records: list[dict[str, Any]] = []
     start = time.perf_counter()

@@ -29,7 +29,7 @@ import torch
 
 from reducio.data.synthetic.render import render
 from reducio.data.synthetic.world import ShapesClip, make_clip
-from reducio.eval.edit_world import CONTENT_FRAME, check_content_frame, as_video, frame_psnr, run_pipe
+from reducio.eval.edit_world import as_video, frame_psnr, run_pipe, world_content_frame
 from reducio.eval.shapes import ShapesEvaluator, judge
 from reducio.eval.world_i2v import derangement
 
@@ -47,14 +47,14 @@ def one_object_clips(split: str, count: int, *, size: int = 64, first: int = 0) 
     return clips
 
 
-def target_scene(a: ShapesClip, b: ShapesClip):
-    """B's object moving with A's direction and speed, at B's frame-7 place; None when the path
-    leaves the frame."""
+def target_scene(a: ShapesClip, b: ShapesClip, content: int):
+    """B's object moving with A's direction and speed, at its place in B's content frame `content`;
+    None when the path leaves the frame."""
     obj_a, obj_b = a.scene.objects[0], b.scene.objects[0]
     dx, dy = obj_a.unit_vector
-    x7, y7 = obj_b.centre(CONTENT_FRAME)
+    x, y = obj_b.centre(content)
     moved = replace(obj_b, direction=obj_a.direction, speed=obj_a.speed,
-                    start_x=x7 - dx * obj_a.speed * CONTENT_FRAME, start_y=y7 - dy * obj_a.speed * CONTENT_FRAME)
+                    start_x=x - dx * obj_a.speed * content, start_y=y - dy * obj_a.speed * content)
     size = b.scene.size
     for t in range(b.scene.frames):
         x0, y0, x1, y1 = moved.box(t)
@@ -63,19 +63,21 @@ def target_scene(a: ShapesClip, b: ShapesClip):
     return replace(b.scene, objects=(moved,))
 
 
-def change_correlation(a: torch.Tensor, b: torch.Tensor) -> float | None:
-    """Pearson correlation of the change maps |x_t - x_7| (mean over channels) of two clips (3, T, H, W)."""
-    maps = [(x - x[:, CONTENT_FRAME:CONTENT_FRAME + 1]).abs().mean(dim=0).flatten() for x in (a, b)]  # T*H*W
+def change_correlation(a: torch.Tensor, b: torch.Tensor, content: int) -> float | None:
+    """Pearson correlation of the change maps |x_t - x_content| (mean over channels) of two clips
+    (3, T, H, W)."""
+    maps = [(x - x[:, content:content + 1]).abs().mean(dim=0).flatten() for x in (a, b)]  # T*H*W
     if min(float(m.std()) for m in maps) == 0.0:
         return None  # a clip that never changes: no correlation
     return float(torch.corrcoef(torch.stack(maps))[0, 1])
 
 
 def measure_pair(pipe, evaluator: ShapesEvaluator, a: ShapesClip, b: ShapesClip) -> dict[str, Any]:
-    """Transfer A's motion onto B's frame 7 and score it (see the module docstring)."""
+    """Transfer A's motion onto B's content frame and score it (see the module docstring)."""
     obj_a, obj_b = a.scene.objects[0], b.scene.objects[0]
+    index = world_content_frame(pipe, b.scene.frames)
     motion, content = as_video(a.video), as_video(b.video)
-    out = run_pipe(pipe, motion, content[:, CONTENT_FRAME])                              # 3 T H W
+    out = run_pipe(pipe, motion, content[:, index])                                   # 3 T H W
     wanted = replace(b.scene, objects=(replace(obj_b, direction=obj_a.direction),))
     frames = evaluator.evaluate_frames(out, wanted.spec)
     seen = evaluator.describe(out)
@@ -83,7 +85,7 @@ def measure_pair(pipe, evaluator: ShapesEvaluator, a: ShapesClip, b: ShapesClip)
     found = next((o for o in seen.objects if o.colour == obj_b.colour), None)
     true_speed = obj_a.speed / a.scene.size
     speed = None if found is None else max(abs(found.velocity[0]), abs(found.velocity[1]))
-    target = target_scene(a, b)
+    target = target_scene(a, b, index)
     target_video = None if target is None else as_video(render(target))
     return {
         "a": a.seed, "b": b.seed, "a_caption": a.caption, "b_caption": b.caption,
@@ -96,8 +98,8 @@ def measure_pair(pipe, evaluator: ShapesEvaluator, a: ShapesClip, b: ShapesClip)
         "speed_ratio": None if speed is None else speed / true_speed,
         "ghost": obj_a.colour != obj_b.colour and any(o.colour == obj_a.colour for o in seen.objects),
         "target_psnr": None if target is None else float(np.mean(frame_psnr(out, target_video))),
-        "change_vs_a": change_correlation(out, motion),
-        "change_vs_target": None if target is None else change_correlation(out, target_video),
+        "change_vs_a": change_correlation(out, motion, index),
+        "change_vs_target": None if target is None else change_correlation(out, target_video, index),
     }
 
 
@@ -132,7 +134,6 @@ def summarise_pairs(records: list[dict[str, Any]]) -> dict[str, Any]:
 def transfer_world_split(pipe, split: str, count: int, *, size: int = 64, first: int = 0,
                          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure `count` (A, B) pairs of one-object clips of `split`."""
-    check_content_frame(pipe)
     evaluator = ShapesEvaluator()
     clips = one_object_clips(split, count, size=size, first=first)
     partner = derangement(count) if count > 1 else np.zeros(1, dtype=int)

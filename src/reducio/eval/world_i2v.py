@@ -26,11 +26,11 @@ import torch
 
 from reducio.data.synthetic.world import make_clip, parse_split_spec
 from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
+from reducio.models.vae.config import content_frame_index
 from reducio.pipelines import ReducioImageToVideoPipeline
 
 logger = logging.getLogger(__name__)
 
-CONTENT_FRAME = 7  # (T - 1) // 2 of a 16-frame clip: the frame the pipeline places the image at
 
 
 def derangement(count: int, seed: int = 12345) -> np.ndarray:
@@ -64,7 +64,8 @@ def world_i2v_split(pipe, split_spec: str, count: int, *, size: int = 64, seed: 
         kwargs["guidance_scale"] = guidance
     start = time.perf_counter()
     for i, clip in enumerate(clips):
-        image = torch.from_numpy(clip.video[CONTENT_FRAME]).permute(2, 0, 1).float()[None] / 127.5 - 1  # 1 3 S S
+        content = clip.video[content_frame_index(clip.scene.frames)]                     # S S 3, uint8
+        image = torch.from_numpy(content).permute(2, 0, 1).float()[None] / 127.5 - 1     # 1 3 S S
         generator = torch.Generator().manual_seed(seed + i)  # one per video: independent of batching
         frames = pipe(image, prompts[i], generator=generator, **kwargs).frames[0]         # T 3 S S in [0, 1]
         video = frames.permute(1, 0, 2, 3) * 2.0 - 1.0                                   # 3 T S S in [-1, 1]
