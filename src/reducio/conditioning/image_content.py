@@ -1,7 +1,7 @@
 """Image-content encoders: the SD VAE encoder (paper) and a small pooled-RGB stand-in.
 
 The content latent is returned *unscaled*: the release's `extract_latent.py` saves the SD VAE
-`latent_dist.sample()` without the 0.18215 factor (SPEC 7.16), and the DiT multiplies by its
+`latent_dist.sample()` without the 0.18215 factor (docs/architecture.md §7.16), and the DiT multiplies by its
 `DiTConfig.content_scale` (0.18215 for the SD VAE, `scaling_factor` here) in its content embedder.
 Latent shards extracted by us and by the release are therefore interchangeable, and the scale
 travels with the model config.

@@ -1,4 +1,4 @@
-"""The released microsoft/Reducio-VAE checkpoints -> our VAE (SPEC section 3).
+"""The released microsoft/Reducio-VAE checkpoints -> our VAE (docs/architecture.md §3).
 
 The release's key names are kept as they are by `ReducioVAE`, so converting is: take the Lightning
 `state_dict`, strip a DDP `module.` prefix, drop the training-only `loss.*` entries (LPIPS and the
@@ -78,7 +78,7 @@ def infer_official_params(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     num_res_blocks = _count(shapes, r"encoder_3d\.down\.0\.block\.(\d+)\.")
     ch_mult = [_ratio(shape(f"encoder_3d.down.{i}.block.0.conv1.weight")[0], ch,
                       f"encoder_3d.down.{i}") for i in range(levels)]
-    # A full (T, H, W) downsampler has a 3x3x3 kernel, a spatial one 1x3x3 (SPEC 2.1).
+    # A full (T, H, W) downsampler has a 3x3x3 kernel, a spatial one 1x3x3 (docs/architecture.md §2.1).
     full = [shape(f"encoder_3d.down.{i}.downsample.conv.weight")[2] == 3 for i in range(levels - 1)]
     f_t = sum(full)
     if full != [i >= levels - 1 - f_t for i in range(levels - 1)]:

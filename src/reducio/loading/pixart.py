@@ -1,7 +1,7 @@
 """Initialise Reducio-DiT from a PixArt-alpha transformer (diffusers `PixArtTransformer2DModel`).
 
 The paper's 3D attention "reuses the original (image-pretrained) parameters" (appendix, Tab. 5),
-and the release's data pipeline is PixArt-alpha's (SPEC 5). Every spatial weight has a home:
+and the release's data pipeline is PixArt-alpha's (docs/architecture.md §5.2). Every spatial weight has a home:
 
     pos_embed.proj                 -> patch_embed           only if the latent channels match
                                                             (PixArt 4 SD channels, Reducio 16:

@@ -1,4 +1,4 @@
-"""The synthetic "shapes" world, version 1 (shared/synthetic-world.md), drawn from integer seeds.
+"""The synthetic "shapes" world, version 1 (docs/synthetic-world.md), drawn from integer seeds.
 
 A clip is fixed by (split, index): its seed is `SPLIT_SEED_OFFSETS[split] + index`, so the four
 splits draw from disjoint seed ranges, and `numpy.random.default_rng(seed)` is the only source of

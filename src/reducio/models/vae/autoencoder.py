@@ -1,4 +1,4 @@
-"""Reducio-VAE: an image-conditioned 3D VAE (paper section 3; SPEC section 2).
+"""Reducio-VAE: an image-conditioned 3D VAE (paper section 3; docs/architecture.md §2).
 
 A 3D encoder compresses a clip window into a tiny motion latent; the decoder rebuilds the window
 from that latent plus multi-scale features of one content frame (the middle one) computed by a 2D

@@ -1,6 +1,6 @@
 """Reducio-VAE architecture config.
 
-Defaults equal the released `reducio_kl_ft4_fs32_z16_attn23.yaml` (SPEC section 2). The release
+Defaults equal the released `reducio_kl_ft4_fs32_z16_attn23.yaml` (docs/architecture.md §2). The release
 stores its down-sampling factors as log2 exponents (`f_t: 2` means 4x in time); we keep the
 exponent under an explicit `log2_` name and expose the factor as a property.
 """
@@ -49,7 +49,7 @@ class VAEConfig(Config):
     - `log2_time_downsample` <- ddconfig.f_t (a log2 exponent: 2 -> T/4).
       The spatial factor is not a field: it is 2**(len(channel_mult) - 1), as in the release.
     - `encoder_channels` <- ddconfig.ch, `decoder_channels` <- ddconfig.ch_in (the decoder's
-      `conv_in` width is `encoder_channels * channel_mult[-1]`, a release quirk, SPEC 7.2),
+      `conv_in` width is `encoder_channels * channel_mult[-1]`, a release quirk, docs/architecture.md §7.2),
       `channel_mult`, `num_res_blocks` (shared by the 3D encoder and the decoder).
     - `content_channels`, `content_channel_mult`, `content_num_res_blocks` <- ddconfig_2d.
     - `fuse_levels` <- ddconfig.ch_fuse: decoder level i cross-attends to content feature

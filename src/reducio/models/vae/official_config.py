@@ -139,7 +139,7 @@ def config_from_official_params(params: dict[str, Any], source: str = "<dict>") 
     if fuse_mid_type not in (None, "attn"):
         problems.append(f"ddconfig.fuse_mid_type={fuse_mid_type!r}: only cross-attention "
                         "(None or 'attn') is supported")
-    # Release quirk (SPEC 7.3): the decoder compares f_s with the 2D f_s read under the key 'fs',
+    # Release quirk (docs/architecture.md §7.3): the decoder compares f_s with the 2D f_s read under the key 'fs',
     # which never exists, so the 2D factor is always len(ch_mult_2d)-1.
     ch_mult_2d = tuple(take(dd2, "ch_mult", (1, 2, 4, 8), "ddconfig_2d"))
     f_s_2d = len(ch_mult_2d) - 1

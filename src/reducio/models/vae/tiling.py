@@ -1,4 +1,4 @@
-"""Spatial tiling for high-resolution clips, exactly as the release (SPEC 2.8, 7.10).
+"""Spatial tiling for high-resolution clips, exactly as the release (docs/architecture.md §2.8, §7.10).
 
 With S = tile_sample_min_size, o = tile_overlap_factor, L = S / 32 (latent tile):
 - video / content frame: tiles [i : i + int(S(1+o)), j : j + int(S(1+o))] for i, j stepping by S;
