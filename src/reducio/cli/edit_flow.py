@@ -3,7 +3,7 @@ share: read one clip and one picture at the VAE's size, load the pipeline around
 decode the clip's motion around the picture.
 
 The picture becomes the content frame of the first window: `pipe.content_index`, asked of the
-loaded VAE (the middle frame of its window, docs/architecture.md).
+loaded VAE (the middle frame of its window, docs/architecture.md §1).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ C = TypeVar("C", bound="Config")
 
 class Config:
     """Mixin for `@dataclass(frozen=True, kw_only=True)` configs: a strict, coercing dict / JSON
-    round trip (see the module docstring; docs/architecture.md, Configs)."""
+    round trip (see the module docstring; docs/architecture.md §8.2)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: to_json_value(getattr(self, f.name)) for f in dataclasses.fields(self)}

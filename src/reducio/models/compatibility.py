@@ -1,7 +1,7 @@
 """Whether a Reducio-DiT fits a Reducio-VAE: the one place that checks it.
 
 The DiT denoises the VAE's motion latent, so its `in_channels` is the VAE's `latent_channels`
-(16 for the release, docs/architecture.md). `dit_in_channels` derives it, `check_dit_fits_vae`
+(16 for the release, docs/architecture.md §1.1). `dit_in_channels` derives it, `check_dit_fits_vae`
 refuses a pair that does not match, naming both values and the fix.
 """
 

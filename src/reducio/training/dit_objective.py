@@ -25,7 +25,7 @@ from reducio.training.objective import Objective, Samples
 logger = logging.getLogger(__name__)
 
 # The built-in stand-ins recomputed from pixels when the shards do not store a condition,
-# chosen by the DiT's branch width (docs/architecture.md, DiT: MiniLM 384, patches 192, RGB 3).
+# chosen by the DiT's branch width (docs/architecture.md §8.4: MiniLM 384, patches 192, RGB 3).
 BUILTIN_SEMANTIC = {192: "patch-pixel"}
 BUILTIN_CONTENT = {3: "pooled-rgb"}
 

@@ -4,7 +4,7 @@
 layout, or one of our single `.safetensors` files); `ReducioVAE.from_pretrained("ft4" | "ft2" |
 "microsoft/Reducio-VAE")` fetches a released file from the Hub first. Pickles never run code
 (convert/safe_load.py: `weights_only` first, then a restricted unpickler); the architecture of a
-released file is recognised from its shapes (docs/architecture.md, "Checkpoint layout").
+released file is recognised from its shapes (docs/architecture.md §3.3).
 """
 
 from __future__ import annotations
