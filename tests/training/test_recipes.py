@@ -13,7 +13,7 @@ def test_bundled_recipes_load():
 
 def test_release_recipe_is_the_release_config():
     release = load_recipe("release", VAETrainConfig)
-    # SPEC §4, read off reducio_kl_ft4_fs32_z16_attn23.yaml and contperceptual.py.
+    # docs/architecture.md §4, read off reducio_kl_ft4_fs32_z16_attn23.yaml and contperceptual.py.
     assert release.optim.lr == 2e-5 and release.optim.betas == (0.5, 0.9)
     assert release.optim.disc_lr_scale * release.optim.lr == pytest.approx(2e-6)
     assert release.optim.scheduler == "lambda_linear" and release.optim.f_min == 0.01

@@ -1,5 +1,5 @@
 """Aspect-ratio buckets: PixArt-alpha's tables (diffusion/data/datasets/utils.py), which the
-release's latent extraction uses as they are (SPEC section 5): a clip goes to the bucket whose
+release's latent extraction uses as they are (docs/architecture.md §5.2): a clip goes to the bucket whose
 height/width ratio is closest to its own, is resized so that it covers the bucket and is
 centre-cropped to it. Keys are height / width; values are (height, width).
 

@@ -2,7 +2,7 @@
 
 Each item is one window of `frames` frames at `fps`, cropped to `size`:
 - train: a random start and one RandomResizedCrop (scale 0.5-1, ratio 3/4-4/3) shared by all
-  frames, as the release's VAE training (SPEC section 4);
+  frames, as the release's VAE training (docs/architecture.md §4.4);
 - eval: the window in the middle of the clip, resized (short side) and centre-cropped.
 - `buckets=256|512|1024`: every clip goes to its closest PixArt aspect-ratio bucket instead of a
   square (resize to cover + centre crop); batch with `BucketBatchSampler(dataset.bucket_keys())`.

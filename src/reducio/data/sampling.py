@@ -6,7 +6,7 @@ Two rules, both streaming (they see decoded frames in order and never hold more 
   source frame whose timestamp is nearest to that time (ties go to the earlier frame). This uses
   real timestamps, so variable-frame-rate files, GIFs with uneven delays and non-integer rate
   ratios (25 -> 16 fps) all land on the right content and the clip's duration is kept.
-- ``"stride"``: the release's "proportional" sampling (SPEC section 4): every
+- ``"stride"``: the release's "proportional" sampling (docs/architecture.md §4.4): every
   ``round(src_fps / fps)``-th source frame from the first frame at or after ``start``. 30 and
   24 fps both give stride 2, so the clip plays at 15 or 12 fps of real time; use it to match the
   official training data exactly.

@@ -81,7 +81,7 @@ def random_resized_crop_box(
 ) -> CropBox:
     """torchvision's RandomResizedCrop.get_params, drawn from a numpy Generator.
 
-    The release applies RandomResizedCrop((256, 256), scale=(0.5, 1.0)) once per clip (SPEC section 4);
+    The release applies RandomResizedCrop((256, 256), scale=(0.5, 1.0)) once per clip (docs/architecture.md §4.4);
     the area fraction and log-aspect are uniform, ten tries, then a centre crop clamped to `ratio`.
     """
     area = height * width

@@ -7,7 +7,7 @@ and group offload come from diffusers), sampling defaults and the weightless enc
 with `register_to_config` (model_index.json).
 
 The image becomes the CONTENT FRAME, the MIDDLE frame of the clip: frame (T-1)//2 = 7 of a
-16-frame clip, not frame 0 (SPEC 1, paper Table 3: middle >> random >> none). With
+16-frame clip, not frame 0 (docs/architecture.md §1, paper Table 3: middle >> random >> none). With
 image_position="first" the clip starts at the image instead: the windows are planned as for a
 clip 8 frames longer and the frames before the image are left out (long_video.py).
 """

@@ -1,6 +1,6 @@
 """Latent extraction: videos (or the synthetic world) -> latent shards for DiT training.
 
-What one clip becomes follows the release's `scripts/extract_latent.py` (SPEC section 5): the
+What one clip becomes follows the release's `scripts/extract_latent.py` (docs/architecture.md §5.2): the
 Reducio-VAE motion latent (a posterior sample, or the mode), layer-normed with
 `vae.normalize_latent` and stored in float16; the content frame (the middle frame (T-1)//2) as
 pixels; the caption's text-encoder token states; optionally the semantic tokens and the unscaled

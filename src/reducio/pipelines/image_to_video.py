@@ -7,7 +7,7 @@
 
 The image becomes the CONTENT FRAME, which is the MIDDLE frame of the clip: frame (T-1)//2 = 7
 of a 16-frame clip, not frame 0. Reducio-VAE decodes every window around its middle frame
-(SPEC 1, paper Table 3: middle >> random >> none), and the DiT is trained on that frame's
+(docs/architecture.md §1, paper Table 3: middle >> random >> none), and the DiT is trained on that frame's
 conditions, so the generated clip shows the image at frame 7 with 7 frames before it (the motion
 leading up to the picture) and 8 after. Users of other image-to-video models (SVD, I2VGen-XL,
 DynamiCrafter) expect the image as the first frame: pass image_position="first" for that. The

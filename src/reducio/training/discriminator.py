@@ -1,4 +1,4 @@
-"""3D PatchGAN discriminator of the release (`NLayerDiscriminator3D`, SPEC §4).
+"""3D PatchGAN discriminator of the release (`NLayerDiscriminator3D`, docs/architecture.md §4.2).
 
 Submodule names (`main.{i}`) match the release's `loss.discriminator.main.*` keys, so the
 discriminator of an official checkpoint loads into it after stripping `loss.discriminator.`.

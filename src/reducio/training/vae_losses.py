@@ -1,4 +1,4 @@
-"""The release's VAE loss terms (`LPIPSWithDiscriminator`, SPEC §4) as small pure functions.
+"""The release's VAE loss terms (`LPIPSWithDiscriminator`, docs/architecture.md §4.1) as small pure functions.
 
 Video tensors are (B, 3, T, H, W) in [-1, 1]; reconstructions are unbounded.
 """

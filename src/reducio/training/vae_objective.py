@@ -1,4 +1,4 @@
-"""The Reducio-VAE objective: the release's loss and its two-optimiser manual stepping (SPEC §4).
+"""The Reducio-VAE objective: the release's loss and its two-optimiser manual stepping (docs/architecture.md §4.1, §4.3).
 
 Per iteration: forward once; generator update on
     rec_weight * mean(|x - x_hat| + 0.1 * LPIPS_frame) + 1e-6 * KL + d_w * disc_factor * g_loss + penalty
@@ -102,7 +102,7 @@ class VAEObjective(Objective):
             `config.loss.lpips_weights`; without weights the perceptual term is off and says so).
     """
 
-    find_unused_parameters = True  # the 2D encoder's mid.block_2 / norm_out outputs are discarded (SPEC §2.3)
+    find_unused_parameters = True  # the 2D encoder's mid.block_2 / norm_out outputs are discarded (docs/architecture.md §2.3)
 
     def __init__(self, config: VAETrainConfig, *, vae: nn.Module | None = None, lpips: nn.Module | None = None) -> None:
         self.config = config
