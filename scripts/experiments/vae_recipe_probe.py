@@ -12,7 +12,7 @@ The shipped interim built-in came from `... skipresc4 skip+res+c4 6000 5e-4`.
 import os
 import sys, time, json, math, torch, torch.nn.functional as F
 from reducio.models.vae import ReducioVAE
-from reducio.models.vae.presets import VAE_PRESETS
+from reducio.models.vae import VAEConfig
 from reducio.data.synthetic.world import ShapesDataset
 torch.set_num_threads(1)
 name = sys.argv[1]; variant = sys.argv[2]; steps = int(sys.argv[3]); lr = float(sys.argv[4])
@@ -29,7 +29,7 @@ for extra in parts[1:]:
 if variant == "none": over["content_frame"] = "none"
 if variant == "skip" or "skip" in parts: over["content_skip"] = True
 if "skip" in parts and any(p.startswith("drop") for p in parts): variant = [p for p in parts if p.startswith("drop")][0]
-cfg = VAE_PRESETS["tiny"].replace(**over)
+cfg = VAEConfig.preset("tiny").replace(**over)
 m = ReducioVAE(cfg)
 ds = ShapesDataset("train", length=100000)
 val = torch.stack([ShapesDataset("val", length=16)[i]["video"] for i in range(16)])

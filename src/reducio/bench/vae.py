@@ -105,6 +105,7 @@ def _reducio(key: str, dtype: torch.dtype, device: torch.device, tiling: bool | 
     config = reducio_config(key)
     with torch.device(device):
         vae = ReducioVAE(config)
+    vae.apply_runtime_settings(ReducioVAE.preset_runtime.get(key.removeprefix(REDUCIO_PREFIX).partition("@")[0], {}))
     vae = vae.to(dtype=dtype).eval()
     if tiling is True:
         vae.enable_tiling()   # the preset's tile size; ft4-1024 has it on already
@@ -206,7 +207,8 @@ def flops_table(models: tuple[str, ...], size: int, frames: int = 16) -> dict:
     rows = []
     for key in models:
         used = frames_for(key, frames)
-        tiled = key.startswith(REDUCIO_PREFIX) and reducio_config(key).use_tiling
+        tiled = key.startswith(REDUCIO_PREFIX) and bool(ReducioVAE.preset_runtime.get(
+            key.removeprefix(REDUCIO_PREFIX).partition("@")[0], {}).get("use_tiling"))
         flops = count_vae_flops(key, size, frames, tiled=tiled)
         extra = 3 * size * size if key.startswith(REDUCIO_PREFIX) else 0
         rows.append({"model": key, "frames": used, "size": size, "flops": flops,

@@ -52,7 +52,7 @@ class SDVAEContentEncoder(ImageContentEncoder):
                         local_files_only: bool = False) -> SDVAEContentEncoder:
         """Load an AutoencoderKL folder / hub id (e.g. stabilityai/sd-vae-ft-ema, or an SD
         pipeline with subfolder="vae")."""
-        from diffusers import AutoencoderKL
+        from diffusers import AutoencoderKL  # only this loader needs the SD VAE class
 
         dtype_kwargs = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
         vae = load_or_explain(lambda: AutoencoderKL.from_pretrained(

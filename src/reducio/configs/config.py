@@ -11,6 +11,11 @@ replace`:
 - An unknown key is a `ConfigError` naming it by its path and listing the valid keys; a missing
   required key is one too. Keys starting with "_" ("_class_name", "_diffusers_version"...: the
   metadata diffusers writes into a model's config.json) are ignored.
+- Runtime switches (tiling, activation checkpointing) are not config fields: they live on the
+  model. A config class lists in `RUNTIME_KEYS` the ones its older files still hold, each with the
+  call that replaces it. A model built from such a file applies them (`split_runtime_keys`);
+  `from_dict` alone, which builds no model, drops them. Both log a notice naming the key and the
+  call, so nothing is dropped silently and old files keep loading.
 - `to_dict` / `to_json` store tuples as lists and nested sections as nested objects;
   `from_dict(to_dict())` gives the config back.
 
@@ -22,13 +27,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from reducio.configs.coercion import coerce, is_section, join_path
 from reducio.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 C = TypeVar("C", bound="Config")
 
@@ -36,6 +44,10 @@ C = TypeVar("C", bound="Config")
 class Config:
     """Mixin for `@dataclass(frozen=True, kw_only=True)` configs: a strict, coercing dict / JSON
     round trip (see the module docstring; docs/architecture.md §8.2)."""
+
+    # Keys older files of this config hold that are runtime settings of the model now:
+    # key -> the call that sets it (e.g. "ReducioVAE.enable_tiling(tile_sample_min_size=...)").
+    RUNTIME_KEYS: ClassVar[Mapping[str, str]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: to_json_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -49,6 +61,7 @@ class Config:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{label} must be a mapping, got {type(data).__name__} {data!r}")
         data = {k: v for k, v in data.items() if not str(k).startswith("_")}
+        data, _ = cls.split_runtime_keys(data, source=label, applied=False)
         check_keys(cls, data, where=where)
         missing = [f for f in dataclasses.fields(cls) if f.name not in data and _required(f)]
         if missing:
@@ -65,6 +78,22 @@ class Config:
             raise
         except (TypeError, ValueError) as error:
             raise ConfigError(f"invalid {label}: {error}") from error
+
+    @classmethod
+    def split_runtime_keys(cls, data: Mapping[str, Any], *, source: str = "",
+                           applied: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(architecture keys, runtime keys) of `data`, logging a notice for each runtime key
+        (`applied`: whether the caller applies it to a model or drops it)."""
+        runtime = {k: v for k, v in data.items() if k in cls.RUNTIME_KEYS}
+        if runtime:
+            fate = ("applied to the model" if applied
+                    else "ignored here (a config alone builds no model)")
+            logger.warning("%s: runtime settings are no longer %s keys: %s; %s. Set them with those "
+                           "calls; saving the model again writes a config without them",
+                           source or cls.__name__, cls.__name__,
+                           ", ".join(f"{k}={v!r} (now {cls.RUNTIME_KEYS[k]})" for k, v in runtime.items()),
+                           fate)
+        return {k: v for k, v in data.items() if k not in runtime}, runtime
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")

@@ -26,10 +26,8 @@ OFFICIAL_FILES = {
 DEFAULT_VARIANT = "ft4"
 RELEASED_PRESETS = tuple(OFFICIAL_FILES)
 
-# Values the release configs use for settings that leave no trace in the weights.
+# The value the release configs use for a setting that leaves no trace in the weights.
 _RELEASED_WINDOW_SIZE = 128
-_RELEASED_TILE_SIZE = 256
-_RELEASED_TILE_OVERLAP = 0.25
 
 
 def clean_official_state_dict(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -112,9 +110,6 @@ def infer_official_params(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 
     return {
         "embed_dim": embed_dim,
-        "use_tiling": False,
-        "tile_sample_min_size": _RELEASED_TILE_SIZE,
-        "tile_overlap_factor": _RELEASED_TILE_OVERLAP,
         "ddconfig": {
             "ch": ch, "ch_in": ch_in, "f_t": f_t, "out_ch": shape("decoder.conv_out.weight")[0],
             "z_channels": z_channels, "in_channels": in_channels, "temp_res": temp_res,

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from reducio.errors import CheckpointError, ModelNotFoundError
+from reducio.loading.safe_load import load_checkpoint_state_dict
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +161,6 @@ def init_from_pixart(model: torch.nn.Module, source: str | os.PathLike | dict[st
 
 def read_pixart_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """All weight tensors of a PixArt transformer (sharded files are merged), read without code."""
-    from reducio.loading.safe_load import load_checkpoint_state_dict
-
     path = Path(path)
     if not path.exists():
         raise ModelNotFoundError(f"PixArt checkpoint {path} does not exist; pass a diffusers PixArt "

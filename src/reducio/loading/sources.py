@@ -124,7 +124,7 @@ def hub_error(repo_id: str, kind: str, error: Exception, filename: str | None = 
 
 def is_offline() -> bool:
     """HF_HUB_OFFLINE, read now (the hub library reads it once at import)."""
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # imported when asked: keeps `import reducio` light
 
     flag = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     return flag or bool(constants.HF_HUB_OFFLINE)

@@ -3,6 +3,7 @@ into the current format (diffusers' config.json + diffusion_pytorch_model.safete
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -105,8 +106,6 @@ def upgrade_model_folder(source: str | os.PathLike, output: str | os.PathLike,
 
     Which model it holds is read off its config's keys: a VAE config has `channel_mult`, a DiT
     config `hidden_size`."""
-    import json
-
     source = Path(source)
     keys = set(json.loads((source / CONFIG_NAME).read_text()))
     cls = ReducioVAE if "channel_mult" in keys else ReducioDiT if "hidden_size" in keys else None

@@ -69,6 +69,9 @@ def takes_config(config_class: type[Config]) -> Callable[[Callable], Callable]:
             else:
                 default = inspect.Parameter.empty
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default))
+        # Older config.json files hold runtime keys: diffusers passes them in, the model applies them.
+        params += [inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=None)
+                   for key in config_class.RUNTIME_KEYS]
         init.__signature__ = inspect.Signature(params)
         return init
 
@@ -80,44 +83,66 @@ class ReducioModelMixin:
 
     config_class: ClassVar[type[Config]]
     builtin_kind: ClassVar[str]  # built-in names resolve to assets/<builtin_kind>-<name>/
+    # preset name -> the runtime settings a model built from that name starts with
+    preset_runtime: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     # ------------------------------------------------------------------ config
-    def _register_arch(self, config: Config | str | None, fields: Mapping[str, Any]) -> Any:
-        """The typed config from `config` or the keyword fields, also registered with diffusers."""
-        arch = self.resolve_arch(config, fields)
+    def _register_arch(self, config: Config | str | None,
+                       fields: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """(typed config, runtime settings) from `config` or the keyword fields; the typed config
+        is also registered with diffusers. The model applies the runtime settings once built."""
+        arch, runtime = self.resolve_config(config, fields)
         self.register_to_config(**arch.to_dict())
         self._arch = arch
-        return arch
+        return arch, runtime
 
     @classmethod
-    def resolve_arch(cls, config: Any = None, fields: Mapping[str, Any] | None = None) -> Any:
-        """A `config_class` instance from an instance, a preset name, a dict or keyword fields."""
+    def resolve_config(cls, config: Any = None, fields: Mapping[str, Any] | None = None
+                       ) -> tuple[Any, dict[str, Any]]:
+        """(a `config_class` instance, runtime settings) from an instance, a preset name, a file,
+        a dict or keyword fields. Runtime keys of older configs (`config_class.RUNTIME_KEYS`) come
+        back as settings to apply, with a logged notice; a preset brings its own
+        (`preset_runtime`)."""
         fields = {k: v for k, v in (fields or {}).items() if not k.startswith("_")}
         if config is not None and fields:
             raise ConfigError(f"{cls.__name__}: pass a config or keyword fields, not both "
                               f"(got config={config!r} and {sorted(fields)})")
         if config is None:
-            return cls.config_class.from_dict(dict(fields))
+            return cls._from_mapping(fields, source=f"{cls.__name__} config (keyword arguments or config.json)")
         if isinstance(config, cls.config_class):
-            return config
+            return config, {}
         if isinstance(config, (str, os.PathLike)) and Path(config).expanduser().is_file():
-            return cls._arch_from_file(Path(config).expanduser())
+            return cls._config_from_file(Path(config).expanduser())
         if isinstance(config, str) and hasattr(cls.config_class, "preset"):
-            return cls.config_class.preset(config)
+            return cls.config_class.preset(config), dict(cls.preset_runtime.get(config, {}))
         if isinstance(config, Mapping):
-            return cls.config_class.from_dict(_own_keys(config))
+            return cls._from_mapping(_own_keys(config), source=f"{cls.__name__} config")
         raise ConfigError(f"{cls.__name__} config must be a {cls.config_class.__name__}, a preset "
                           f"name or a dict, got {type(config).__name__}")
 
     @classmethod
-    def _arch_from_file(cls, path: Path) -> Any:
-        """A config.json (ours or diffusers'), or the release's YAML where the config has one."""
+    def _from_mapping(cls, data: Mapping[str, Any], *, source: str) -> tuple[Any, dict[str, Any]]:
+        arch_data, runtime = cls.config_class.split_runtime_keys(data, source=source)
+        return cls.config_class.from_dict(arch_data), runtime
+
+    @classmethod
+    def _config_from_file(cls, path: Path) -> tuple[Any, dict[str, Any]]:
+        """A config.json (ours or diffusers'), or the release's YAML where the model has one."""
         if path.suffix in (".yaml", ".yml"):
-            if not hasattr(cls.config_class, "from_official_yaml"):
-                raise ConfigError(f"{cls.config_class.__name__} has no official YAML format; "
-                                  f"pass a {CONFIG_NAME}")
-            return cls.config_class.from_official_yaml(path)
-        return cls.config_class.from_dict(_own_keys(_json(path.read_text(), str(path))))
+            return cls._config_from_official_yaml(path)
+        return cls._from_mapping(_own_keys(_json(path.read_text(), str(path))), source=str(path))
+
+    @classmethod
+    def _config_from_official_yaml(cls, path: Path) -> tuple[Any, dict[str, Any]]:
+        """(config, runtime settings) of a release YAML; models with such a format override it."""
+        raise ConfigError(f"{cls.config_class.__name__} has no official YAML format; "
+                          f"pass a {CONFIG_NAME}")
+
+    def apply_runtime_settings(self, settings: Mapping[str, Any]) -> None:
+        """Set runtime switches named by `config_class.RUNTIME_KEYS`; models that have some
+        override this."""
+        if settings:
+            raise ConfigError(f"{type(self).__name__} has no runtime settings; got {sorted(settings)}")
 
     @property
     def arch(self) -> Any:
@@ -128,11 +153,15 @@ class ReducioModelMixin:
     def from_config(cls, config: Any = None, return_unused_kwargs: bool = False, **kwargs: Any):
         """diffusers' `from_config`, also taking a typed config or a preset name; unknown keys
         raise ConfigError naming the valid ones."""
+        runtime: dict[str, Any] = {}
         if isinstance(config, (str, Config)):
-            config = cls.resolve_arch(config).to_dict()
+            arch, runtime = cls.resolve_config(config)
+            config = arch.to_dict()
         if config is not None:
-            check_keys(cls.config_class, _own_keys(config))
-        return super().from_config(config, return_unused_kwargs, **kwargs)
+            check_keys(cls.config_class, _arch_keys(cls.config_class, config))
+        result = super().from_config(config, return_unused_kwargs, **kwargs)
+        (result[0] if return_unused_kwargs else result).apply_runtime_settings(runtime)
+        return result
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -182,7 +211,7 @@ class ReducioModelMixin:
             if local is None:
                 raise hub_error(source, cls.builtin_kind, error) from None
             raise ConfigError(f"{source}: cannot read {CONFIG_NAME}: {error}") from None
-        check_keys(cls.config_class, _own_keys(config))
+        check_keys(cls.config_class, _arch_keys(cls.config_class, config))
         try:
             model, info = super().from_pretrained(source, output_loading_info=True, **kwargs)
         except (OSError, EnvironmentError) as error:
@@ -229,16 +258,18 @@ class ReducioModelMixin:
         if config is None and stored is None:
             raise ConfigError(f"{path} stores no config; pass config= (a "
                               f"{cls.config_class.__name__} or a preset name)")
-        arch = cls.resolve_arch(config if config is not None else stored)
-        return cls.from_state_dict(state_dict, arch, source=str(path), torch_dtype=torch_dtype,
-                                   device=device)
+        return cls.from_state_dict(state_dict, config if config is not None else stored,
+                                   source=str(path), torch_dtype=torch_dtype, device=device)
 
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, torch.Tensor], config: Any, *,
                         source: str = "state dict", torch_dtype: torch.dtype | None = None,
                         device: torch.device | str | None = None):
-        """Build from a typed config and load `state_dict` strictly (every key and shape)."""
-        model = instantiate_for_loading(cls, cls.resolve_arch(config))
+        """Build from a config (`resolve_config`) and load `state_dict` strictly (every key and
+        shape); runtime settings the config holds are applied."""
+        arch, runtime = cls.resolve_config(config)
+        model = instantiate_for_loading(cls, arch)
+        model.apply_runtime_settings(runtime)
         load_state_dict_strict(model, state_dict, source, dtype=torch_dtype)
         if device is not None:
             model.to(device)
@@ -273,6 +304,13 @@ def _own_keys(config: Mapping[str, Any]) -> dict[str, Any]:
     """A config dict without the keys diffusers adds ("_class_name", "_diffusers_version"...)."""
     return {k: v for k, v in dict(config).items()
             if not k.startswith("_") and k not in _DIFFUSERS_CONFIG_KEYS}
+
+
+def _arch_keys(config_class: type[Config], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of a model's config dict without diffusers' own and without runtime keys (the
+    model's `__init__` applies those, with a notice)."""
+    own = _own_keys(config)
+    return {k: v for k, v in own.items() if k not in config_class.RUNTIME_KEYS}
 
 
 def _config_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:

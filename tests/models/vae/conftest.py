@@ -10,6 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from reducio.models.vae import ReducioVAE, VAEConfig
+from reducio.models.vae.official_config import (config_from_official_yaml, read_official_params,
+                                                runtime_from_official_params)
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +21,7 @@ def tiny_dir(fixtures_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_config(tiny_dir: Path) -> VAEConfig:
-    return VAEConfig.from_official_yaml(tiny_dir / "config.yaml")
+    return config_from_official_yaml(tiny_dir / "config.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +36,21 @@ def tiny_io(tiny_dir: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="session")
-def make_tiny_vae(tiny_config, tiny_state_dict) -> Callable[..., ReducioVAE]:
-    """A fresh eval-mode model with the official tiny weights (strict load, no renaming)."""
+def tiny_runtime(tiny_dir: Path) -> dict:
+    """The tiny release YAML's runtime settings: tiling on, 64 px tiles, overlap 0.25."""
+    return runtime_from_official_params(read_official_params(tiny_dir / "config.yaml"))
+
+
+@pytest.fixture(scope="session")
+def make_tiny_vae(tiny_config, tiny_runtime, tiny_state_dict) -> Callable[..., ReducioVAE]:
+    """A fresh eval-mode model with the official tiny weights (strict load, no renaming) and the
+    YAML's tiling. `changes`: config fields, or runtime settings such as use_tiling=False."""
 
     def make(**changes) -> ReducioVAE:
+        runtime = {**tiny_runtime, **{key: changes.pop(key) for key in list(changes)
+                                      if key in VAEConfig.RUNTIME_KEYS}}
         vae = ReducioVAE(tiny_config.replace(**changes) if changes else tiny_config)
+        vae.apply_runtime_settings(runtime)
         vae.load_state_dict(tiny_state_dict, strict=True)
         return vae.eval()
 

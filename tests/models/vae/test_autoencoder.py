@@ -240,7 +240,7 @@ def test_content_features_to_dtype(make_tiny_vae, tiny_io):
 # ---------------------------------------------------------------------------------------- save / load
 def test_save_pretrained_round_trip(tmp_path, tiny_config):
     torch.manual_seed(0)
-    vae = ReducioVAE(tiny_config.replace(use_tiling=False, window_size=16)).eval()
+    vae = ReducioVAE(tiny_config.replace(window_size=16)).eval()
     folder = tmp_path / "vae"
     vae.save_pretrained(folder)
     assert VAEConfig.from_json(folder / "config.json") == vae.arch

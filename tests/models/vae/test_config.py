@@ -9,6 +9,7 @@ import pytest
 
 from reducio.errors import ConfigError
 from reducio.models.vae import VAEConfig
+from reducio.models.vae.official_config import config_from_official_yaml
 
 PRESETS = ["ft4", "ft2", "ft4-1024", "ft2-1024", "tiny"]
 
@@ -97,7 +98,7 @@ def test_defaults_are_ft4_and_factors():
     assert (ft4.log2_time_downsample, ft4.time_downsample) == (2, 4)
     assert (ft2.log2_time_downsample, ft2.time_downsample) == (1, 2)
     assert ft4.space_downsample == 32 and ft4.latent_frames == 4 and ft2.latent_frames == 8
-    assert VAEConfig.preset("ft4-1024") == ft4.replace(use_tiling=True)
+    assert VAEConfig.preset("ft4-1024") == ft4  # same architecture; the model built by name tiles
     tiny = VAEConfig.preset("tiny")
     assert (tiny.frames, tiny.latent_channels, tiny.encoder_channels) == (16, 16, 32)
 
@@ -122,10 +123,8 @@ def test_unknown_preset_lists_valid_names():
     ({"fuse_levels": (-1, 2, 3)}, "one entry per decoder level"),
     ({"fuse_levels": (-1, -1, 7, 3, -1, -1)}, "content feature index"),
     ({"content_frame": "first"}, "content_frame"),
-    ({"tile_sample_min_size": 100}, "multiple of the spatial factor"),
-    ({"tile_overlap_factor": 1.5}, "tile_overlap_factor"),
     ({"frames": "16"}, "frames='16'"),
-    ({"use_tiling": 1}, "use_tiling=1"),
+    ({"fuse_mid": 1}, "fuse_mid=1"),
 ])
 def test_invalid_values_raise(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -133,20 +132,19 @@ def test_invalid_values_raise(changes, message):
 
 
 def test_from_official_yaml_tiny_fixture(tiny_dir):
-    config = VAEConfig.from_official_yaml(tiny_dir / "config.yaml")
+    config = config_from_official_yaml(tiny_dir / "config.yaml")
     assert config == VAEConfig(
         frames=8, latent_channels=8, z_channels=8, log2_time_downsample=2,
         encoder_channels=32, decoder_channels=32, channel_mult=(1, 1, 2, 2, 2, 2),
         num_res_blocks=1, content_channels=32, content_channel_mult=(1, 1, 2, 2),
         content_num_res_blocks=1, fuse_levels=(-1, -1, 2, 3, -1, -1), fuse_mid=True,
-        window_size=8, content_window_size=256, use_tiling=True, tile_sample_min_size=64,
-        tile_overlap_factor=0.25)
+        window_size=8, content_window_size=256)
 
 
 @pytest.mark.parametrize("use_tiling, f_t, preset", [
     (False, 2, "ft4"), (True, 2, "ft4-1024"), (False, 1, "ft2"), (True, 1, "ft2-1024")])
 def test_release_yaml_equals_presets(tmp_path, use_tiling, f_t, preset):
-    assert VAEConfig.from_official_yaml(_release_yaml(tmp_path, use_tiling, f_t)) == \
+    assert config_from_official_yaml(_release_yaml(tmp_path, use_tiling, f_t)) == \
         VAEConfig.preset(preset)
 
 
@@ -162,22 +160,22 @@ def test_release_yaml_unsupported_and_unknown_keys(tmp_path, caplog, extra, mess
     path = _release_yaml(tmp_path, extra=extra)
     if message is None:
         with caplog.at_level(logging.WARNING):
-            assert VAEConfig.from_official_yaml(path) == VAEConfig.preset("ft4")
+            assert config_from_official_yaml(path) == VAEConfig.preset("ft4")
         assert "ddconfig.fuse_type_extra" in caplog.text
     else:
         with pytest.raises(ConfigError, match=message):
-            VAEConfig.from_official_yaml(path)
+            config_from_official_yaml(path)
 
 
 def test_release_yaml_fuse_type_other_than_attn(tmp_path):
     path = _release_yaml(tmp_path)
     path.write_text(path.read_text().replace("fuse_type: 'attn'", "fuse_type: 'add'"))
     with pytest.raises(ConfigError, match="fuse_type"):
-        VAEConfig.from_official_yaml(path)
+        config_from_official_yaml(path)
 
 
 def test_not_a_reducio_yaml(tmp_path):
     path = tmp_path / "other.yaml"
     path.write_text("model:\n  params:\n    embed_dim: 4\n")
     with pytest.raises(ConfigError, match="ddconfig"):
-        VAEConfig.from_official_yaml(path)
+        config_from_official_yaml(path)

@@ -22,6 +22,7 @@ from reducio.loading.state_dict import compare_state_dict
 from reducio.errors import CheckpointError, ModelNotFoundError, UnsafeCheckpointError
 from reducio.models.modeling import instantiate_for_loading
 from reducio.models.vae import ReducioVAE, VAEConfig
+from reducio.models.vae.official_config import config_from_official_yaml
 from reducio.models.vae.pretrained import official_config
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -97,7 +98,7 @@ def test_official_checkpoint_reproduces_fixture_recon(tmp_path, tiny_weights, re
     weights = {**tiny_weights, **_loss_entries()}
     path = write_official_checkpoint(tmp_path / "reducio-tiny.ckpt", weights, prefix)
     model = ReducioVAE.from_single_file(path, config=TINY_YAML)
-    assert model.arch == VAEConfig.from_official_yaml(TINY_YAML)
+    assert model.arch == config_from_official_yaml(TINY_YAML)
     assert model.dtype == torch.float32 and not model.training
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert frozen == {f"decoder.{m}.fuse.0.pos_embed" for m in ("mid", "up.2", "up.3")}
@@ -107,11 +108,10 @@ def test_official_checkpoint_reproduces_fixture_recon(tmp_path, tiny_weights, re
 def test_official_checkpoint_without_config_infers_the_architecture(tmp_path, tiny_weights):
     path = write_official_checkpoint(tmp_path / "tiny.ckpt", tiny_weights)
     model = ReducioVAE.from_pretrained(path)
-    # The weights fix every size; the attention window (8 in the fixture) and the tiling settings
-    # leave no trace in them, so they take the release's values (128, no tiling, 256 px).
-    expected = VAEConfig.from_official_yaml(TINY_YAML).replace(
-        window_size=128, use_tiling=False, tile_sample_min_size=256)
-    assert model.arch == expected
+    # The weights fix every size; the attention window (8 in the fixture) leaves no trace in them,
+    # so it takes the release's value (128); tiling is a runtime setting, off by default.
+    expected = config_from_official_yaml(TINY_YAML).replace(window_size=128)
+    assert model.arch == expected and not model.use_tiling
     for key, value in tiny_weights.items():
         assert torch.equal(model.state_dict()[key], value.float()), key
 

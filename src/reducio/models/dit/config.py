@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from reducio.errors import ConfigError
 from reducio.configs import Config, check_types, lookup_preset
+from reducio.errors import ConfigError
+from reducio.models.dit.presets import DIT_PRESETS
 
 ATTENTION_TYPES = ("3d", "2d+1d")
 PREDICTION_TYPES = ("epsilon", "flow", "flow_x")
@@ -150,6 +151,4 @@ class DiTConfig(Config):
     @classmethod
     def preset(cls, name: str) -> DiTConfig:
         """Named configs: reducio-dit-1.2b (default), reducio-dit-pixart-xl, small, tiny."""
-        from reducio.models.dit.presets import DIT_PRESETS
-
-        return lookup_preset(name, DIT_PRESETS, what="DiT")
+        return cls(**lookup_preset(name, DIT_PRESETS, what="DiT"))

@@ -47,7 +47,7 @@ class ReducioDiT(ReducioModelMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
     @takes_config(DiTConfig)
     def __init__(self, config: DiTConfig | str | None = None, **fields: Any) -> None:
         super().__init__()
-        config = self._register_arch(config, fields)
+        config, runtime = self._register_arch(config, fields)
         dim = config.hidden_size
 
         self.patch_embed = nn.Linear(config.patch_dim, dim)
@@ -70,6 +70,7 @@ class ReducioDiT(ReducioModelMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
         self.gradient_checkpointing = False
         self._pos_cache: dict[tuple, torch.Tensor] = {}
         self.initialize_weights()
+        self.apply_runtime_settings(runtime)  # DiTConfig has no runtime keys: always empty
 
     # ------------------------------------------------------------------ init
     def initialize_weights(self) -> None:

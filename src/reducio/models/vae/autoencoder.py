@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Sequence, Union
 
 import torch
@@ -22,7 +24,8 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKLOutput
 from diffusers.models.autoencoders.vae import AutoencoderMixin, DecoderOutput
 
-from reducio.errors import ShapeError, VideoInputError
+from reducio.configs import coerce
+from reducio.errors import ConfigError, ShapeError, VideoInputError
 from reducio.models.modeling import ReducioModelMixin, takes_config
 from reducio.models.vae.blocks import Conv3d
 from reducio.models.vae.config import VAEConfig, content_frame_index
@@ -32,8 +35,16 @@ from reducio.models.vae.distribution import DiagonalGaussian
 from reducio.models.vae.encoder import MotionEncoder
 from reducio.models.vae.outputs import ContentFeatures, ReducioVAEOutput
 from reducio.models.vae.pretrained import load_official_by_name, load_vae_file
-from reducio.models.vae.tiling import (tiled_decode, tiled_encode_content, tiled_encode_video,
-                                       tiling_triggered)
+from reducio.models.vae.official_config import (config_from_official_params, read_official_params,
+                                                runtime_from_official_params)
+from reducio.models.vae.presets import VAE_PRESET_RUNTIME
+from reducio.models.vae.tiling import (DEFAULT_TILE_OVERLAP_FACTOR, DEFAULT_TILE_SAMPLE_MIN_SIZE,
+                                       check_tile_settings, tiled_decode, tiled_encode_content,
+                                       tiled_encode_video, tiling_triggered)
+
+# The types of the runtime settings older configs hold (VAEConfig.RUNTIME_KEYS).
+_RUNTIME_TYPES = {"use_tiling": bool, "tile_sample_min_size": int, "tile_overlap_factor": float,
+                  "tile_width_too": bool, "gradient_checkpointing": bool}
 
 ContentInput = Union[torch.Tensor, ContentFeatures, Sequence[Union[torch.Tensor, ContentFeatures]]]
 
@@ -45,26 +56,26 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
 
     config_class = VAEConfig
     builtin_kind = "vae"
+    preset_runtime = VAE_PRESET_RUNTIME
     _supports_gradient_checkpointing = True
 
     @takes_config(VAEConfig)
     def __init__(self, config: VAEConfig | str | None = None, **fields: Any) -> None:
         super().__init__()
-        c = self._register_arch(config, fields)
+        c, runtime = self._register_arch(config, fields)
         self.encoder_3d = MotionEncoder(c)
         if c.has_content:
             self.encoder_2d = ContentEncoder(c)
         self.decoder = FusionDecoder(c)
         self.quant_conv = Conv3d(2 * c.z_channels, 2 * c.latent_channels, kernel_size=1)
         self.post_quant_conv = Conv3d(c.latent_channels, c.z_channels, kernel_size=1)
-        # runtime switches, initialised from the config (which stays frozen)
+        # runtime switches (not architecture: not in the config), set by enable_/disable_ methods
         self.use_slicing = False
-        self.use_tiling = c.use_tiling
-        self.tile_sample_min_size = c.tile_sample_min_size
-        self.tile_overlap_factor = c.tile_overlap_factor
-        self.tile_width_too = c.tile_width_too
-        if c.gradient_checkpointing:
-            self.enable_gradient_checkpointing()
+        self.use_tiling = False
+        self.tile_sample_min_size = DEFAULT_TILE_SAMPLE_MIN_SIZE
+        self.tile_overlap_factor = DEFAULT_TILE_OVERLAP_FACTOR
+        self.tile_width_too = False
+        self.apply_runtime_settings(runtime)
 
     # ================================================================== loading
     @classmethod
@@ -88,23 +99,51 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         detected from the shapes; every key is checked (models/vae/pretrained.py)."""
         return load_vae_file(cls, path, config=config, torch_dtype=torch_dtype, device=device)
 
+    @classmethod
+    def _config_from_official_yaml(cls, path: Path) -> tuple[VAEConfig, dict[str, Any]]:
+        """The release's YAML: its architecture, and its tiling keys as runtime settings (applied
+        with a notice naming `enable_tiling`)."""
+        params = read_official_params(path)
+        config = config_from_official_params(params, source=str(path))
+        _, runtime = VAEConfig.split_runtime_keys(runtime_from_official_params(params),
+                                                  source=str(path))
+        return config, runtime
+
     # ================================================================== switches
     def enable_tiling(self, tile_sample_min_size: int | None = None,
                       tile_overlap_factor: float | None = None,
                       tile_width_too: bool | None = None) -> None:
         """Tile inputs whose height exceeds int(S * (1 + overlap)) (release rule; `tile_width_too`
-        also checks the width). Defaults keep the current values (config: 256 px, 0.25)."""
-        size = self.tile_sample_min_size if tile_sample_min_size is None else tile_sample_min_size
-        overlap = self.tile_overlap_factor if tile_overlap_factor is None else tile_overlap_factor
-        # validate through the config's own rules
-        self.arch.replace(tile_sample_min_size=size, tile_overlap_factor=float(overlap))
+        also checks the width). Arguments left None keep the current values (at first the
+        release's: S = 256 px, overlap 0.25, height only)."""
+        self._set_tiles(tile_sample_min_size, tile_overlap_factor, tile_width_too)
         self.use_tiling = True
-        self.tile_sample_min_size, self.tile_overlap_factor = size, float(overlap)
-        if tile_width_too is not None:
-            self.tile_width_too = tile_width_too
 
     def disable_tiling(self) -> None:
         self.use_tiling = False
+
+    def _set_tiles(self, size: int | None, overlap: float | None, width_too: bool | None) -> None:
+        size = self.tile_sample_min_size if size is None else size
+        overlap = self.tile_overlap_factor if overlap is None else overlap
+        check_tile_settings(size, overlap, self.arch.space_downsample)
+        self.tile_sample_min_size, self.tile_overlap_factor = size, float(overlap)
+        if width_too is not None:
+            self.tile_width_too = bool(width_too)
+
+    def apply_runtime_settings(self, settings: Mapping[str, Any]) -> None:
+        """Set the switches that older config files and the release's YAML hold as keys
+        (`VAEConfig.RUNTIME_KEYS`), or that a named preset starts with (ft4-1024 tiles)."""
+        unknown = sorted(set(settings) - set(VAEConfig.RUNTIME_KEYS))
+        if unknown:
+            raise ConfigError(f"unknown ReducioVAE runtime setting(s) {unknown}; valid: "
+                              f"{sorted(VAEConfig.RUNTIME_KEYS)}")
+        typed = {key: coerce(value, _RUNTIME_TYPES[key], key) for key, value in settings.items()}
+        self._set_tiles(typed.get("tile_sample_min_size"), typed.get("tile_overlap_factor"),
+                        typed.get("tile_width_too"))
+        if "use_tiling" in typed:
+            self.use_tiling = typed["use_tiling"]
+        if typed.get("gradient_checkpointing"):
+            self.enable_gradient_checkpointing()
 
     # ================================================================== sizes
     @property

@@ -8,11 +8,11 @@ exponent under an explicit `log2_` name and expose the factor as a property.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from reducio.configs import Config, check_types, lookup_preset
 from reducio.errors import ConfigError, ShapeError
+from reducio.models.vae.presets import VAE_PRESETS
 
 GROUPNORM_GROUPS = 32  # every Normalize() in the release is GroupNorm(32, C)
 CROSS_ATTENTION_HEAD_DIM = 64  # BasicTransformerBlock(d_head=64) in the release
@@ -58,9 +58,6 @@ class VAEConfig(Config):
     - `window_size` <- ddconfig.window_size (cross-attention / 3D mid self-attention windows);
       `content_window_size` <- ddconfig_2d.window_size (2D mid self-attention; release default 256).
     - `mid_attention_heads`: heads of the mid self-attention blocks (hard-coded 8 in the release).
-    - `use_tiling`, `tile_sample_min_size`, `tile_overlap_factor` <- model.params. Tiling is used
-      when `use_tiling` and the input height > int(S * (1 + overlap)); the release never checks the
-      width. `tile_width_too=True` also triggers on the width (our addition, off by default).
     - `content_frame`: "middle" (the release: frame (T-1)//2 of each window), "random" (a random
       frame per sample while training, the middle one in eval; paper Table 3 ablation) or "none"
       (no content encoder and no fusion blocks; paper Table 3 "n/a").
@@ -84,9 +81,21 @@ class VAEConfig(Config):
       in CoordConv. Convolutions alone learn "draw the object at position p" slowly (they only
       see position through zero padding); a small model trained on CPU needs the help. Used by
       `tiny` only; with tiling the coordinates are per tile.
-    - `gradient_checkpointing`: initial state of activation checkpointing in res/attention blocks
-      (training memory only; toggled at runtime by `ReducioVAE.enable_gradient_checkpointing`).
+
+    Runtime switches are not architecture and live on the model: tiling
+    (`ReducioVAE.enable_tiling(tile_sample_min_size=..., tile_overlap_factor=..., tile_width_too=...)`,
+    `disable_tiling()`) and activation checkpointing (`enable_gradient_checkpointing()`). Older
+    config.json files and the release's `model.params` hold them as keys (`RUNTIME_KEYS`): a model
+    loaded from such a file applies them, with a logged notice naming the method that replaces each.
     """
+
+    RUNTIME_KEYS = {
+        "use_tiling": "ReducioVAE.enable_tiling() / disable_tiling()",
+        "tile_sample_min_size": "ReducioVAE.enable_tiling(tile_sample_min_size=...)",
+        "tile_overlap_factor": "ReducioVAE.enable_tiling(tile_overlap_factor=...)",
+        "tile_width_too": "ReducioVAE.enable_tiling(tile_width_too=...)",
+        "gradient_checkpointing": "ReducioVAE.enable_gradient_checkpointing()",
+    }
 
     frames: int = 16
     in_channels: int = 3
@@ -106,12 +115,7 @@ class VAEConfig(Config):
     window_size: int = 128
     content_window_size: int = 256
     mid_attention_heads: int = 8
-    use_tiling: bool = False
-    tile_sample_min_size: int = 256
-    tile_overlap_factor: float = 0.25
-    tile_width_too: bool = False
     content_frame: Literal["middle", "random", "none"] = "middle"
-    gradient_checkpointing: bool = False
     patch_size: int = 1
     content_skip: bool = False
     decoder_coords: int = 0
@@ -153,10 +157,6 @@ class VAEConfig(Config):
         """False for the content_frame='none' ablation (no 2D encoder, no fusion)."""
         return self.content_frame != "none"
 
-    @property
-    def tile_latent_min_size(self) -> int:
-        return int(self.tile_sample_min_size / self.space_downsample)
-
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
         check_types(self)
@@ -164,7 +164,7 @@ class VAEConfig(Config):
         positive = ("frames", "in_channels", "out_channels", "latent_channels", "z_channels",
                     "encoder_channels", "decoder_channels", "num_res_blocks", "content_channels",
                     "content_num_res_blocks", "window_size", "content_window_size",
-                    "mid_attention_heads", "tile_sample_min_size", "patch_size")
+                    "mid_attention_heads", "patch_size")
         for name in positive:
             if getattr(self, name) < 1:
                 errors.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -225,26 +225,12 @@ class VAEConfig(Config):
         if self.in_channels != self.out_channels and self.content_skip:
             errors.append(f"content_skip adds the {self.in_channels}-channel content frame to the "
                           f"output: out_channels must equal in_channels, got {self.out_channels}")
-        if self.tile_sample_min_size % self.space_downsample:
-            errors.append(f"tile_sample_min_size ({self.tile_sample_min_size}) must be a multiple "
-                          f"of the spatial factor {self.space_downsample}")
-        if not 0.0 <= self.tile_overlap_factor < 1.0:
-            errors.append(f"tile_overlap_factor must be in [0, 1), got {self.tile_overlap_factor}")
         if errors:
             raise ConfigError("invalid VAEConfig: " + "; ".join(errors))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
     def preset(cls, name: str) -> VAEConfig:
-        """Named configs: ft4, ft2, ft4-1024, ft2-1024 (release) and tiny (CPU-sized)."""
-        from reducio.models.vae.presets import VAE_PRESETS
-
-        return lookup_preset(name, VAE_PRESETS, what="VAE")
-
-    @classmethod
-    def from_official_yaml(cls, path: str | Path) -> VAEConfig:
-        """Build from a release YAML (`model.params.{embed_dim, ddconfig, ddconfig_2d, ...}`)."""
-        from reducio.models.vae.official_config import config_from_official_yaml
-
-        return config_from_official_yaml(path)
-
+        """Named configs: ft4, ft2, ft4-1024, ft2-1024 (release) and tiny (CPU-sized). The -1024
+        names have ft4's / ft2's architecture; a model built from the name also tiles."""
+        return cls(**lookup_preset(name, VAE_PRESETS, what="VAE"))

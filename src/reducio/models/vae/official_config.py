@@ -33,6 +33,9 @@ _PARAMS_HARMLESS = {
     "lossconfig", "scheduler_config", "scheduler_disc_config", "ckpt_path", "ignore_keys",
     "gradient_clip_val", "gradient_clip_val_disc", "mask_config",
 }
+# Runtime settings, not architecture (runtime_from_official_params reads them).
+_PARAMS_RUNTIME = ("use_tiling", "tile_sample_min_size", "tile_overlap_factor")
+_RELEASE_DEFAULT_OVERLAP = 0.2
 # Keys both encoders/decoder accept and that do not change inference with released values.
 _DD_HARMLESS = {"resolution", "use_checkpoint", "fp32_attention", "attn_resolutions",
                 "init_values", "temp_up_first", "use_proj", "dropout"}
@@ -53,12 +56,28 @@ _DD_FIXED: dict[str, tuple[Any, Any]] = {
 
 
 def config_from_official_yaml(path: str | Path) -> VAEConfig:
-    """Read a release YAML file and build the equivalent VAEConfig."""
+    """Read a release YAML file and build the equivalent VAEConfig (architecture only; its tiling
+    keys are runtime settings: `runtime_from_official_params`)."""
+    return config_from_official_params(read_official_params(path), source=str(path))
+
+
+def read_official_params(path: str | Path) -> dict[str, Any]:
+    """The `model.params` mapping of a release YAML file."""
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read official VAE YAML {path}: {exc}") from exc
-    return config_from_official_params(_find_params(data, path), source=str(path))
+    return _find_params(data, path)
+
+
+def runtime_from_official_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The runtime settings a release config sets (`model.params.use_tiling`,
+    `tile_sample_min_size`, `tile_overlap_factor`), for `ReducioVAE.apply_runtime_settings`. An
+    absent overlap is the release constructor's default, 0.2 (its configs all set 0.25)."""
+    runtime = {key: params[key] for key in _PARAMS_RUNTIME if key in params}
+    if "use_tiling" in runtime:
+        runtime.setdefault("tile_overlap_factor", _RELEASE_DEFAULT_OVERLAP)
+    return runtime
 
 
 def _find_params(data: Any, path: str | Path) -> dict[str, Any]:
@@ -87,8 +106,8 @@ def config_from_official_params(params: dict[str, Any], source: str = "<dict>") 
 
     # ------------------------------------------------------------ model.params
     for key in sorted(set(params) - {"ddconfig", "ddconfig_2d"}):
-        if key in _PARAMS_HARMLESS or key in {"embed_dim", "use_tiling", "tile_sample_min_size",
-                                              "tile_overlap_factor", "enable_2d", "mode"}:
+        if key in _PARAMS_HARMLESS or key in _PARAMS_RUNTIME or key in {"embed_dim", "enable_2d",
+                                                                         "mode"}:
             continue
         unknown.append(key)
     if not params.get("enable_2d", True):
@@ -178,10 +197,6 @@ def config_from_official_params(params: dict[str, Any], source: str = "<dict>") 
     fields["latent_channels"] = params.get("embed_dim")
     if fields["latent_channels"] is None:
         problems.append("embed_dim is required")
-    fields["use_tiling"] = bool(params.get("use_tiling", False))
-    fields["tile_sample_min_size"] = params.get("tile_sample_min_size", 256)
-    # 0.2 is the release constructor's default; its configs all set 0.25.
-    fields["tile_overlap_factor"] = float(params.get("tile_overlap_factor", 0.2))
 
     if problems:
         raise ConfigError(f"unsupported official VAE config {source}: " + "; ".join(problems))
@@ -230,9 +245,9 @@ def infer_official_config(state_dict: Mapping[str, Any]) -> VAEConfig:
     """A VAEConfig whose weights have exactly these shapes (official key names).
 
     Shapes fix the widths, levels, res blocks, latent channels, the time factor (which encoder
-    downsamplers are 3x3x3) and the frame count (cross-attention `pos_embed` lengths). Settings the
-    weights do not record (attention window, tiling) take the released values; pass config= when
-    a checkpoint was trained with others.
+    downsamplers are 3x3x3) and the frame count (cross-attention `pos_embed` lengths). The
+    attention window, which the weights do not record, takes the released value; pass config= when
+    a checkpoint was trained with another.
     """
     params = infer_official_params(state_dict)
     return config_from_official_params(params, source="shapes of the state dict")

@@ -1,11 +1,16 @@
-"""Named Reducio-VAE configs (plain dict of config objects, no registry magic)."""
+"""Named Reducio-VAE configs: plain dicts of the fields that differ from VAEConfig's defaults
+(`VAEConfig.preset(name)` builds the config), and the runtime settings a named model starts with.
+
+The fields are data, not VAEConfig objects, so that config.py can read this table without an
+import cycle.
+"""
 
 from __future__ import annotations
 
-from reducio.models.vae.config import VAEConfig
+from typing import Any
 
-_FT4 = VAEConfig()  # reducio_kl_ft4_fs32_z16_attn23.yaml: 16x256x256 -> 16x4x8x8
-_FT2 = VAEConfig(log2_time_downsample=1)  # reducio_kl_ft2_fs32_z16_attn23.yaml: -> 16x8x8x8
+_FT4: dict[str, Any] = {}  # the defaults: reducio_kl_ft4_fs32_z16_attn23.yaml, 16x256x256 -> 16x4x8x8
+_FT2 = {"log2_time_downsample": 1}  # reducio_kl_ft2_fs32_z16_attn23.yaml: -> 16x8x8x8
 
 # CPU-sized model for the built-in weights (trained on the synthetic shapes world, 16 x 64²).
 # The release's structure (3D motion encoder, 2D content encoder of the middle frame, fusion decoder
@@ -27,7 +32,7 @@ _FT2 = VAEConfig(log2_time_downsample=1)  # reducio_kl_ft2_fs32_z16_attn23.yaml:
 # `VAEConfig.content_skip` (add the content frame to the decoder output) is not part of the preset:
 # the tiny-cpu recipe turns it on through `model.overrides` (docs/train-vae.md).
 # ~4.2 M parameters.
-_TINY = VAEConfig(
+_TINY = dict(
     frames=16,
     latent_channels=16,
     z_channels=16,
@@ -41,15 +46,21 @@ _TINY = VAEConfig(
     content_num_res_blocks=1,
     fuse_levels=(0, 1, -1, -1),
     window_size=32,
-    tile_sample_min_size=256,
     patch_size=4,
 )
 
-VAE_PRESETS: dict[str, VAEConfig] = {
+VAE_PRESETS: dict[str, dict[str, Any]] = {
     "ft4": _FT4,
     "ft2": _FT2,
-    # the *_1024px.yaml configs: same weights, spatial tiling on (320 px tiles, stride 256)
-    "ft4-1024": _FT4.replace(use_tiling=True),
-    "ft2-1024": _FT2.replace(use_tiling=True),
+    # the *_1024px.yaml configs: the same architecture and weights, used with tiling (below)
+    "ft4-1024": _FT4,
+    "ft2-1024": _FT2,
     "tiny": _TINY,
+}
+
+# Runtime settings (not architecture) that a model built from the preset name starts with:
+# the release's 1024 px configs tile (320 px tiles, stride 256: ReducioVAE.enable_tiling()).
+VAE_PRESET_RUNTIME: dict[str, dict[str, Any]] = {
+    "ft4-1024": {"use_tiling": True},
+    "ft2-1024": {"use_tiling": True},
 }

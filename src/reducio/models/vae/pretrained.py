@@ -47,8 +47,8 @@ def official_config(state_dict: Mapping[str, torch.Tensor]) -> VAEConfig:
         name = detect_official_preset(state_dict)
     except CheckpointError:
         config = infer_official_config(state_dict)
-        logger.info("not a released checkpoint; architecture inferred from the shapes (window and "
-                    "tiling settings are the release's defaults; pass config= to change them)")
+        logger.info("not a released checkpoint; architecture inferred from the shapes (the "
+                    "attention window is the release's; pass config= to change it)")
         return config
     logger.info("detected the released %s checkpoint", name)
     return VAEConfig.preset(name)
@@ -78,9 +78,8 @@ def load_vae_file(cls: type[ReducioVAE], path: str | os.PathLike, *, config: Any
                                  f"{SAFETENSORS_SUFFIX} or one of {', '.join(PICKLE_SUFFIXES)}")
     if not state_dict:
         raise CheckpointError(f"{path} holds no weights besides loss.* entries")
-    arch = cls.resolve_arch(config) if config is not None else official_config(state_dict)
-    return cls.from_state_dict(state_dict, arch, source=str(path), torch_dtype=torch_dtype,
-                               device=device)
+    return cls.from_state_dict(state_dict, config if config is not None else official_config(state_dict),
+                               source=str(path), torch_dtype=torch_dtype, device=device)
 
 
 def load_official_by_name(cls: type[ReducioVAE], name: str | os.PathLike,

@@ -18,6 +18,12 @@ from typing import Callable, Sequence
 
 import torch
 
+from reducio.errors import ConfigError
+
+# The release's tile: 256 px tiles overlapping by 25 % (its 1024 px configs; constructor default 0.2).
+DEFAULT_TILE_SAMPLE_MIN_SIZE = 256
+DEFAULT_TILE_OVERLAP_FACTOR = 0.25
+
 Tile = torch.Tensor
 Features = tuple[torch.Tensor, ...]
 
@@ -28,6 +34,19 @@ def tiling_triggered(height: int, width: int, *, enabled: bool, sample_size: int
     (a 256x1024 clip is encoded in one piece). `width_too` also checks the width (our option)."""
     limit = int(sample_size * (1 + overlap))
     return enabled and (height > limit or (width_too and width > limit))
+
+
+def check_tile_settings(sample_size: int, overlap: float, space_downsample: int) -> None:
+    """ConfigError unless S is a positive multiple of the spatial factor and o is in [0, 1)."""
+    errors = []
+    if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1 \
+            or sample_size % space_downsample:
+        errors.append(f"tile_sample_min_size must be a positive multiple of the spatial factor "
+                      f"{space_downsample}, got {sample_size!r}")
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, float)) or not 0.0 <= overlap < 1.0:
+        errors.append(f"tile_overlap_factor must be in [0, 1), got {overlap!r}")
+    if errors:
+        raise ConfigError("invalid tiling: " + "; ".join(errors))
 
 
 def blend(a: torch.Tensor, b: torch.Tensor, extent: int, dim: int) -> torch.Tensor:
