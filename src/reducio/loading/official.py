@@ -26,8 +26,9 @@ OFFICIAL_FILES = {
 DEFAULT_VARIANT = "ft4"
 RELEASED_PRESETS = tuple(OFFICIAL_FILES)
 
-# The value the release configs use for a setting that leaves no trace in the weights.
+# The values the release configs use for settings that may leave no trace in the weights.
 _RELEASED_WINDOW_SIZE = 128
+_RELEASED_FRAMES = 16  # ddconfig.temp_res: frames per clip window
 
 
 def clean_official_state_dict(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -161,8 +162,9 @@ def _frames(shapes: dict[str, tuple[int, ...]], levels: int, f_t: int, fuse_mid:
     if len(values) > 1:
         raise CheckpointError(f"pos_embed lengths disagree on the frame count: {implied}; pass config=")
     if not values:
-        logger.info("no temporal pos_embed in the weights; assuming 16 frames")
-        return 16
+        logger.info("no temporal pos_embed in the weights; assuming the release's %d frames",
+                    _RELEASED_FRAMES)
+        return _RELEASED_FRAMES
     return values.pop()
 
 

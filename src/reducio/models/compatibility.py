@@ -7,9 +7,13 @@ refuses a pair that does not match, naming both values and the fix.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from reducio.errors import ConfigError
-from reducio.models.dit.config import DiTConfig
-from reducio.models.vae.config import VAEConfig
+
+if TYPE_CHECKING:  # only annotations: DiTConfig's own default reads dit_in_channels
+    from reducio.models.dit.config import DiTConfig
+    from reducio.models.vae.config import VAEConfig
 
 
 def dit_in_channels(vae: VAEConfig) -> int:

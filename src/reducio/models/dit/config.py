@@ -12,7 +12,9 @@ from typing import Literal
 
 from reducio.configs import Config, check_types, lookup_preset
 from reducio.errors import ConfigError
+from reducio.models.compatibility import dit_in_channels
 from reducio.models.dit.presets import DIT_PRESETS
+from reducio.models.vae.config import VAEConfig
 
 ATTENTION_TYPES = ("3d", "2d+1d")
 PREDICTION_TYPES = ("epsilon", "flow", "flow_x")
@@ -23,8 +25,9 @@ class DiTConfig(Config):
     """Reducio-DiT architecture.
 
     Latent and tokens:
-    - `in_channels`: channels C of the motion latent (B, C, t, h, w); must equal the VAE's
-      `latent_channels` (16 for the release). The output has the same shape (learned sigma off).
+    - `in_channels`: channels C of the motion latent (B, C, t, h, w): `dit_in_channels(vae)` of
+      the VAE it denoises for (models/compatibility.py); the default is the released VAE's (ft4),
+      `for_vae` builds a preset for another VAE. The output has the same shape (learned sigma off).
     - `patch_size`: (pt, ph, pw) of the video patch embedding; t, h, w must be multiples.
 
     Transformer (PixArt-alpha blocks):
@@ -58,7 +61,7 @@ class DiTConfig(Config):
       scheduler from it (`reducio.diffusion.make_scheduler`).
     """
 
-    in_channels: int = 16
+    in_channels: int = dit_in_channels(VAEConfig())
     patch_size: tuple[int, int, int] = (1, 1, 1)
 
     hidden_size: int = 1600
@@ -152,3 +155,9 @@ class DiTConfig(Config):
     def preset(cls, name: str) -> DiTConfig:
         """Named configs: reducio-dit-1.2b (default), reducio-dit-pixart-xl, small, tiny."""
         return cls(**lookup_preset(name, DIT_PRESETS, what="DiT"))
+
+    @classmethod
+    def for_vae(cls, vae: VAEConfig, preset: str = "reducio-dit-1.2b", **changes) -> DiTConfig:
+        """The preset `preset`, with `changes`, denoising `vae`'s latents (its in_channels is
+        `dit_in_channels(vae)`)."""
+        return cls.preset(preset).replace(in_channels=dit_in_channels(vae), **changes)

@@ -18,8 +18,9 @@ def check_patchable(latent: torch.Tensor, patch_size: tuple[int, int, int], chan
         raise ShapeError(f"the DiT latent must be 5D (B, C, t, h, w), got shape {tuple(latent.shape)}")
     if latent.shape[1] != channels:
         raise ShapeError(f"the DiT latent must have {channels} channels (DiTConfig.in_channels), "
-                         f"got {latent.shape[1]} in shape {tuple(latent.shape)}; use a DiT config "
-                         "whose in_channels equals the VAE's latent_channels")
+                         f"got {latent.shape[1]} in shape {tuple(latent.shape)}; pass latents of the "
+                         "VAE this DiT was built for (models.compatibility.check_dit_fits_vae "
+                         "checks a pair)")
     grid = latent.shape[2:]
     if any(n % p for n, p in zip(grid, patch_size)):
         raise ShapeError(f"latent (t, h, w) = {tuple(grid)} must be multiples of the patch size "

@@ -167,8 +167,9 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         return self.arch.frames
 
     def content_frame_index(self, num_frames: int) -> int:
-        """Index of the content frame of a `num_frames`-frame window: the middle one, (T-1)//2
-        (lower middle for even T: 7 for 16 frames). Paper Table 3: middle >> random >> none."""
+        """Index of the content frame of a `num_frames`-frame window: the middle one, the lower
+        middle for an even count (`reducio.models.vae.config.content_frame_index`). Paper Table 3:
+        middle >> random >> none."""
         return content_frame_index(num_frames)
 
     def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -297,8 +298,9 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
                        generator: torch.Generator | None = None) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B, 3, n_windows, H, W): the content frame of every window.
 
-        The middle frame (T_w-1)//2 of each window; with content_frame='random' and the module in
-        training mode, a uniformly random frame per sample and window (paper Table 3 ablation).
+        The middle frame of each window (`content_frame_index`); with content_frame='random' and
+        the module in training mode, a uniformly random frame per sample and window (paper
+        Table 3 ablation).
         """
         self._require_content()
         f = self.arch.frames

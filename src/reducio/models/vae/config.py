@@ -58,9 +58,9 @@ class VAEConfig(Config):
     - `window_size` <- ddconfig.window_size (cross-attention / 3D mid self-attention windows);
       `content_window_size` <- ddconfig_2d.window_size (2D mid self-attention; release default 256).
     - `mid_attention_heads`: heads of the mid self-attention blocks (hard-coded 8 in the release).
-    - `content_frame`: "middle" (the release: frame (T-1)//2 of each window), "random" (a random
-      frame per sample while training, the middle one in eval; paper Table 3 ablation) or "none"
-      (no content encoder and no fusion blocks; paper Table 3 "n/a").
+    - `content_frame`: "middle" (the release: frame `content_frame_index(frames)` of each
+      window), "random" (a random frame per sample while training, the middle one in eval; paper
+      Table 3 ablation) or "none" (no content encoder and no fusion blocks; paper Table 3 "n/a").
     - `patch_size` (not in the release; default 1 = the release): space-to-depth patch of the
       input. With p > 1 the clip and the content frame are pixel-unshuffled (p x p pixels -> p²·3
       channels) before the encoders' `conv_in`, and the decoder's `conv_out` emits p²·3 channels

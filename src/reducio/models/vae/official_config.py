@@ -125,7 +125,7 @@ def config_from_official_params(params: dict[str, Any], source: str = "<dict>") 
     ch = take(dd, "ch")
     ch_mult = tuple(take(dd, "ch_mult", (1, 2, 4, 8)))
     fields: dict[str, Any] = {
-        "frames": take(dd, "temp_res", 16),
+        "frames": take(dd, "temp_res", VAEConfig().frames),  # the release's default window
         "in_channels": take(dd, "in_channels"),
         "out_channels": take(dd, "out_ch"),
         "z_channels": take(dd, "z_channels"),
