@@ -20,16 +20,16 @@ from reducio.models.vae.blocks import Checkpointable, conv_nd, normalize
 def multihead_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                         heads: int) -> torch.Tensor:
     """q: (B, N, H*d), k/v: (B, M, H*d) -> (B, N, H*d)."""
-    q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=heads) for t in (q, k, v))
+    q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=heads) for t in (q, k, v))  # B heads N|M d
     out = F.scaled_dot_product_attention(q, k, v)  # B heads N d
-    return rearrange(out, "b h n d -> b n (h d)")
+    return rearrange(out, "b h n d -> b n (h d)")   # B N H*d
 
 
 def _pad_hw(x: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
     """Zero-pad the last two axes (H, W) at the end up to multiples of `window`."""
     pad_b = (window[0] - x.shape[-2] % window[0]) % window[0]
     pad_r = (window[1] - x.shape[-1] % window[1]) % window[1]
-    return F.pad(x, (0, pad_r, 0, pad_b))
+    return F.pad(x, (0, pad_r, 0, pad_b))  # ... H+pad_b W+pad_r
 
 
 class MidSelfAttention(Checkpointable):
@@ -54,24 +54,24 @@ class MidSelfAttention(Checkpointable):
         self.proj_out = conv_nd(dims, channels, channels, 1)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.norm(x)
+        h = self.norm(x)  # B C [T] H W
         height, width = x.shape[-2:]
         windowed = height * width > self.window[0] * self.window[1]
         if windowed:
-            h = _pad_hw(h, self.window)
+            h = _pad_hw(h, self.window)  # B C [T] Hp Wp, multiples of the window
             padded = h.shape[-2:]
             # (b nh nw) c [t] w1 w2: each window is its own batch entry
             h = rearrange(h, "b c ... (nh w1) (nw w2) -> (b nh nw) c ... w1 w2",
                           w1=self.window[0], w2=self.window[1])
         shape = h.shape
-        q, k, v = (rearrange(f(h), "b c ... -> b (...) c") for f in (self.q, self.k, self.v))
+        q, k, v = (rearrange(f(h), "b c ... -> b (...) c") for f in (self.q, self.k, self.v))  # b N c
         out = multihead_attention(q, k, v, self.heads)  # b N c, N = [t] h w
-        out = out.transpose(1, 2).reshape(shape)
+        out = out.transpose(1, 2).reshape(shape)        # b c [t] h w
         if windowed:
             out = rearrange(out, "(b nh nw) c ... w1 w2 -> b c ... (nh w1) (nw w2)",
-                            nh=padded[0] // self.window[0], nw=padded[1] // self.window[1])
-            out = out[..., :height, :width]
-        return x + self.proj_out(out)
+                            nh=padded[0] // self.window[0], nw=padded[1] // self.window[1])  # B C [T] Hp Wp
+            out = out[..., :height, :width]  # B C [T] H W
+        return x + self.proj_out(out)        # B C [T] H W
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(self._forward, x)
@@ -105,13 +105,14 @@ class CrossAttention(nn.Module):
         ws = self.window
         windowed = hc * wc > ws[0] * ws[1] and height * width >= ws[0] * ws[1]
         if windowed:
-            context = _pad_hw(context, ws)
+            context = _pad_hw(context, ws)  # B Dc Hcp Wcp
             ctx = rearrange(context, "b c (nh w1) (nw w2) -> (b nh nw) (w1 w2) c",
-                            w1=ws[0], w2=ws[1])
+                            w1=ws[0], w2=ws[1])  # (B nh nw) ws² Dc
             wq = (math.ceil(ws[0] * height / hc), math.ceil(ws[1] * width / wc))
-            xq = _pad_hw(rearrange(x, "b t h w d -> b d t h w"), wq)
+            xq = _pad_hw(rearrange(x, "b t h w d -> b d t h w"), wq)  # B D T Hp Wp
             nh, nw = xq.shape[-2] // wq[0], xq.shape[-1] // wq[1]
-            xq = rearrange(xq, "b d t (nh w1) (nw w2) -> (b nh nw) (t w1 w2) d", w1=wq[0], w2=wq[1])
+            xq = rearrange(xq, "b d t (nh w1) (nw w2) -> (b nh nw) (t w1 w2) d",
+                           w1=wq[0], w2=wq[1])  # (B nh nw) T*wq0*wq1 D
             if xq.shape[0] != ctx.shape[0]:
                 raise ShapeError(
                     f"windowed cross-attention needs as many video windows as content windows, "
@@ -119,13 +120,13 @@ class CrossAttention(nn.Module):
                     f"{ctx.shape[0]} content windows for {hc}x{wc}; use content frames whose size "
                     "matches the video (or the tiling settings used to encode the content)")
         else:
-            xq = rearrange(x, "b t h w d -> b (t h w) d")
-            ctx = rearrange(context, "b c h w -> b (h w) c")
-        out = multihead_attention(self.to_q(xq), self.to_k(ctx), self.to_v(ctx), self.heads)
+            xq = rearrange(x, "b t h w d -> b (t h w) d")     # B T*H*W D
+            ctx = rearrange(context, "b c h w -> b (h w) c")  # B Hc*Wc Dc
+        out = multihead_attention(self.to_q(xq), self.to_k(ctx), self.to_v(ctx), self.heads)  # B' N inner
         if windowed:
             out = rearrange(out, "(b nh nw) (t w1 w2) d -> b t (nh w1) (nw w2) d",
-                            nh=nh, nw=nw, t=t, w1=wq[0])
-            out = out[:, :, :height, :width]
+                            nh=nh, nw=nw, t=t, w1=wq[0])  # B T Hp Wp inner
+            out = out[:, :, :height, :width]          # B T H W inner
         else:
-            out = rearrange(out, "b (t h w) d -> b t h w d", t=t, h=height)
-        return self.to_out(out)
+            out = rearrange(out, "b (t h w) d -> b t h w d", t=t, h=height)  # B T H W inner
+        return self.to_out(out)                       # B T H W D

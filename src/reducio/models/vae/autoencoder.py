@@ -244,9 +244,9 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         """
         video = self._check_video(video)
         if self.use_slicing and video.shape[0] > 1:
-            moments = torch.cat([self._encode_moments(v) for v in video.split(1)], dim=0)
+            moments = torch.cat([self._encode_moments(v) for v in video.split(1)], dim=0)  # B 2C t h w
         else:
-            moments = self._encode_moments(video)
+            moments = self._encode_moments(video)  # B 2C t h w
         dist = DiagonalGaussian(moments)
         return AutoencoderKLOutput(latent_dist=dist) if return_dict else (dist,)
 
@@ -264,8 +264,8 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
 
         if self.arch.encoder_residual:  # tiny only: the encoder sees the change from the frame
             if content is None:
-                content = video[:, :, self.content_frame_index(video.shape[2])]
-            video = video - content.unsqueeze(2)
+                content = video[:, :, self.content_frame_index(video.shape[2])]  # B 3 H W
+            video = video - content.unsqueeze(2)  # B 3 frames H W
 
         if tiled:
             return tiled_encode_video(encode, video, latent_size=self._latent_tile(),
@@ -277,9 +277,9 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         window: the release's `F.layer_norm(z, z.shape[1:])`, the space the decoder (and the DiT)
         works in. `decode` expects its input normalised and does not repeat this step."""
         z = self._check_latent(z)
-        windows = z.split(self.arch.latent_frames, dim=2)
+        windows = z.split(self.arch.latent_frames, dim=2)  # n x (B C t/n h w)
         out = [F.layer_norm(w, w.shape[1:], eps=1e-5) for w in windows]
-        return out[0] if len(out) == 1 else torch.cat(out, dim=2)
+        return out[0] if len(out) == 1 else torch.cat(out, dim=2)  # B C t h w
 
     # ================================================================== content
     def encode_content(self, image: torch.Tensor) -> ContentFeatures:
@@ -309,10 +309,10 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
             if self.arch.content_frame == "random" and self.training:
                 device = generator.device if generator is not None else window.device
                 idx = torch.randint(f, (window.shape[0],), generator=generator, device=device)
-                frames.append(window[torch.arange(window.shape[0]), :, idx.to(window.device)])
+                frames.append(window[torch.arange(window.shape[0]), :, idx.to(window.device)])  # B 3 H W
             else:
-                frames.append(window[:, :, self.content_frame_index(f)])
-        return torch.stack(frames, dim=2)
+                frames.append(window[:, :, self.content_frame_index(f)])  # B 3 H W
+        return torch.stack(frames, dim=2)  # B 3 n_windows H W
 
     def _require_content(self) -> None:
         if not self.arch.has_content:
@@ -334,16 +334,16 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         latent = self._check_latent(latent)
         if self.use_slicing and latent.shape[0] > 1:
             sample = torch.cat([self._decode(latent[b:b + 1], _content_of_sample(content, b))
-                                for b in range(latent.shape[0])], dim=0)
+                                for b in range(latent.shape[0])], dim=0)  # B 3 T H W
         else:
-            sample = self._decode(latent, content)
+            sample = self._decode(latent, content)  # B 3 T H W
         return DecoderOutput(sample=sample) if return_dict else (sample,)
 
     def _decode(self, latent: torch.Tensor, content: ContentInput | None) -> torch.Tensor:
         n = latent.shape[2] // self.arch.latent_frames
         contents = self._split_content(content, n)
-        windows = latent.split(self.arch.latent_frames, dim=2)
-        return self._stack_windows(lambda k: self._decode_window(windows[k], contents[k]), n)
+        windows = latent.split(self.arch.latent_frames, dim=2)  # n x (B C t/n h w)
+        return self._stack_windows(lambda k: self._decode_window(windows[k], contents[k]), n)  # B 3 T H W
 
     def _split_content(self, content: ContentInput | None, n: int) -> list:
         if not self.arch.has_content:
@@ -398,9 +398,9 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         if tiled:
             grid = None if feats is None else feats.grid
             out = tiled_decode(decode, z, grid, latent_size=self._latent_tile(),
-                               **self._tile_kwargs())
+                               **self._tile_kwargs())  # B 3 frames H W
         else:
-            out = decode(z, None if feats is None else feats.maps)
+            out = decode(z, None if feats is None else feats.maps)  # B 3 frames H W
         if self.arch.content_skip:  # tiny only: the decoder predicts the change from the frame
             if feats.image is None:
                 raise VideoInputError("this Reducio-VAE adds the content frame to its output "
@@ -420,9 +420,9 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         if n == 1:
             return first
         if torch.is_grad_enabled():
-            return torch.cat([first] + [run_window(k) for k in range(1, n)], dim=2)
+            return torch.cat([first] + [run_window(k) for k in range(1, n)], dim=2)  # B C n*t H W
         t = first.shape[2]
-        out = first.new_empty((*first.shape[:2], n * t, *first.shape[3:]))
+        out = first.new_empty((*first.shape[:2], n * t, *first.shape[3:]))  # B C n*t H W
         out[:, :, :t] = first
         del first
         for k in range(1, n):
@@ -451,20 +451,20 @@ class ReducioVAE(ReducioModelMixin, ModelMixin, AutoencoderMixin, ConfigMixin):
         content = self.content_frames(video, generator) if self.arch.has_content else None
 
         def run_window(k: int) -> torch.Tensor:
-            window = video[:, :, k * f:(k + 1) * f]
+            window = video[:, :, k * f:(k + 1) * f]  # B 3 f H W
             feats = None if content is None else self.encode_content(content[:, :, k])
             if feats is not None and content_keep is not None:
                 feats = feats.masked(content_keep)
             dist = DiagonalGaussian(self._encode_window(
                 window, tiled, None if content is None else content[:, :, k]))
-            z = dist.sample(generator) if sample_posterior else dist.mode()
-            z = F.layer_norm(z, z.shape[1:], eps=1e-5)
+            z = dist.sample(generator) if sample_posterior else dist.mode()  # B C t h w
+            z = F.layer_norm(z, z.shape[1:], eps=1e-5)  # B C t h w
             moments.append(dist.moments)
             latents.append(z)
             return self._decode_window(z, feats)
 
         sample = self._stack_windows(run_window, n)
-        dist, latent = DiagonalGaussian(torch.cat(moments, dim=2)), torch.cat(latents, dim=2)
+        dist, latent = DiagonalGaussian(torch.cat(moments, dim=2)), torch.cat(latents, dim=2)  # B C t h w
         if not return_dict:
             return sample, dist, latent
         return ReducioVAEOutput(sample=sample, latent_dist=dist, latent=latent)

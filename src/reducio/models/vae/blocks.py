@@ -35,15 +35,15 @@ def space_to_depth(x: torch.Tensor, patch: int) -> torch.Tensor:
     if patch == 1:
         return x
     if x.ndim == 4:
-        return rearrange(x, "b c (h p) (w q) -> b (c p q) h w", p=patch, q=patch)
-    return rearrange(x, "b c t (h p) (w q) -> b (c p q) t h w", p=patch, q=patch)
+        return rearrange(x, "b c (h p) (w q) -> b (c p q) h w", p=patch, q=patch)    # B Cpp H/p W/p
+    return rearrange(x, "b c t (h p) (w q) -> b (c p q) t h w", p=patch, q=patch)  # B Cpp T H/p W/p
 
 
 def depth_to_space(x: torch.Tensor, patch: int) -> torch.Tensor:
     """Inverse of `space_to_depth` for (B, C p p, T, H, W) -> (B, C, T, H p, W p)."""
     if patch == 1:
         return x
-    return rearrange(x, "b (c p q) t h w -> b c t (h p) (w q)", p=patch, q=patch)
+    return rearrange(x, "b (c p q) t h w -> b c t (h p) (w q)", p=patch, q=patch)  # B C T Hp Wp
 
 
 class Conv3d(nn.Conv3d):
@@ -102,11 +102,11 @@ def conv3d_in_time_chunks(conv: nn.Conv3d, x: torch.Tensor, weight: torch.Tensor
     for start in range(0, out_frames, chunk):
         stop = min(start + chunk, out_frames)
         first, last = start - pad, stop - 1 - pad + k                 # input frames [first, last)
-        piece = x[:, :, max(first, 0):min(last, frames)]
-        piece = F.pad(piece, (0, 0, 0, 0, max(-first, 0), max(last - frames, 0)))
+        piece = x[:, :, max(first, 0):min(last, frames)]                # B C <=last-first H W
+        piece = F.pad(piece, (0, 0, 0, 0, max(-first, 0), max(last - frames, 0)))  # B C last-first H W
         outs.append(F.conv3d(piece, weight, bias, conv.stride, spatial_padding, conv.dilation,
-                             conv.groups))
-    return torch.cat(outs, dim=2)
+                             conv.groups))                              # B C_out stop-start H' W'
+    return torch.cat(outs, dim=2)                                       # B C_out T' H' W'
 
 
 def conv_nd(dims: int, c_in: int, c_out: int, kernel_size, stride=1, padding=0) -> nn.Module:
@@ -142,10 +142,10 @@ class ResnetBlock(Checkpointable):
             self.nin_shortcut = conv_nd(dims, c_in, c_out, 1)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))  # dropout(0.0) of the release omitted
+        h = self.conv1(F.silu(self.norm1(x)))  # B C_in [T] H W -> B C_out [T] H W
+        h = self.conv2(F.silu(self.norm2(h)))  # B C_out [T] H W; dropout(0.0) of the release omitted
         if hasattr(self, "nin_shortcut"):
-            x = self.nin_shortcut(x)
+            x = self.nin_shortcut(x)           # B C_out [T] H W
         return x + h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -171,6 +171,7 @@ class Downsample(nn.Module):
         self.conv = conv_nd(dims, channels, channels, kernel, stride=stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # B C T H W -> B C T H/2 W/2 (temporal: B C T/2 H/2 W/2); 2D: B C H W -> B C H/2 W/2
         return self.conv(F.pad(x, self.pad))
 
 
@@ -183,8 +184,7 @@ class Upsample(nn.Module):
         self.conv = Conv3d(channels, channels, kernel_size=3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(nearest_upsample(x, self.scale))
-
+        return self.conv(nearest_upsample(x, self.scale))  # B C T 2H 2W (temporal: B C 2T 2H 2W)
 
 
 def nearest_upsample(x: torch.Tensor, scale: tuple[float, ...]) -> torch.Tensor:
@@ -195,8 +195,8 @@ def nearest_upsample(x: torch.Tensor, scale: tuple[float, ...]) -> torch.Tensor:
     for factor in scale:
         out_elements *= factor
     if out_elements <= MAX_KERNEL_ELEMENTS or x.shape[1] == 1:
-        return F.interpolate(x, scale_factor=scale, mode="nearest")
+        return F.interpolate(x, scale_factor=scale, mode="nearest")  # B C sT T sH H sW W
     per_channel = out_elements / x.shape[1]
     chunk = max(1, int(MAX_KERNEL_ELEMENTS // per_channel))
-    return torch.cat([F.interpolate(part, scale_factor=scale, mode="nearest")
+    return torch.cat([F.interpolate(part, scale_factor=scale, mode="nearest")  # B chunk sT T sH H sW W
                       for part in x.split(chunk, dim=1)], dim=1)

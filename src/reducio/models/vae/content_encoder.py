@@ -42,6 +42,6 @@ class ContentEncoder(nn.Module):
             for block in level.block:
                 h = block(h)
             feats.append(h)  # B ch*m_i H/2^i W/2^i
-            h = level.downsample(h)
+            h = level.downsample(h)  # B ch*m_i H/2^(i+1) W/2^(i+1)
         feats.append(self.mid.attn_1(self.mid.block_1(h)))  # B ch*m_last H/2^k W/2^k
         return feats

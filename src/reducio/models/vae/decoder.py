@@ -37,9 +37,9 @@ class CoordinateFeatures(nn.Module):
         x = (torch.arange(width, device=h.device, dtype=torch.float32) + 0.5) / width * 2 - 1
         yy, xx = torch.meshgrid(y, x, indexing="ij")  # H W
         scales = torch.pi * 2.0 ** torch.arange(self.frequencies, device=h.device)
-        angles = torch.cat([yy[None] * scales[:, None, None], xx[None] * scales[:, None, None]])
+        angles = torch.cat([yy[None] * scales[:, None, None], xx[None] * scales[:, None, None]])  # 2k H W
         feats = torch.cat([angles.sin(), angles.cos()])  # 4k H W
-        return feats[None, :, None].to(h.dtype)
+        return feats[None, :, None].to(h.dtype)          # 1 4k 1 H W
 
 
 class FusionDecoder(nn.Module):
@@ -107,23 +107,23 @@ class FusionDecoder(nn.Module):
         """z: (B, z_channels, t, h, w) after post_quant_conv; content: the content encoder's list
         of feature maps (None only for a model built without content) -> (B, C_out, T, s h, s w),
         s = space_downsample (32 in the release)."""
-        h = self.conv_in(z)  # B D t h w
+        h = self.conv_in(z)  # B D_in t h w
         if self.coords is not None:
-            h = h + self.coord_in[0](self.coords(h))
-        h = self.mid.block_1(h)
+            h = h + self.coord_in[0](self.coords(h))  # B D_in t h w
+        h = self.mid.block_1(h)  # B D t h w
         for block in self.mid.fuse:
-            h = block(h, content[-1])
-        h = self.mid.block_2(self.mid.attn_1(h))
+            h = block(h, content[-1])  # B D t h w
+        h = self.mid.block_2(self.mid.attn_1(h))  # B D t h w
         for i in reversed(range(len(self.up))):
             level = self.up[i]
             if self.coords is not None:
                 h = h + level.coord_in(self.coords(h))
             for block in level.block_1:
-                h = block(h)
+                h = block(h)  # B D_i T_i H_i W_i
             for block in level.fuse:
                 h = block(h, content[self.fuse_levels[i]])
             for block in level.block_2:
                 h = block(h)
-            h = level.upsample(h)  # B D_i T_i H_i W_i
+            h = level.upsample(h)  # B D_i T_i(x2) 2H_i 2W_i (none at level 0)
         h = self.conv_out(F.silu(self.norm_out(h)))  # B C_out p² T H/p W/p
-        return depth_to_space(h, self.patch)
+        return depth_to_space(h, self.patch)         # B C_out T H W

@@ -27,7 +27,7 @@ class DiagonalGaussian:
         device = generator.device if generator is not None else self.mean.device
         eps = torch.randn(self.mean.shape, generator=generator, device=device,
                           dtype=self.mean.dtype)
-        return self.mean + self.std * eps.to(self.mean.device)
+        return self.mean + self.std * eps.to(self.mean.device)  # B C t h w
 
     def mode(self) -> torch.Tensor:
         return self.mean
@@ -35,7 +35,7 @@ class DiagonalGaussian:
     def kl(self) -> torch.Tensor:
         """KL(q || N(0, I)) per sample: 0.5 * sum over (C, t, h, w) of mean^2 + var - 1 - logvar."""
         dims = list(range(1, self.mean.ndim))
-        return 0.5 * torch.sum(self.mean.pow(2) + self.var - 1.0 - self.logvar, dim=dims)
+        return 0.5 * torch.sum(self.mean.pow(2) + self.var - 1.0 - self.logvar, dim=dims)  # B
 
     def __repr__(self) -> str:
         return f"DiagonalGaussian(shape={tuple(self.mean.shape)}, dtype={self.mean.dtype})"

@@ -59,10 +59,10 @@ class MotionEncoder(nn.Module):
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """video: (B, C_in, T, H, W) -> (B, 2 z, T / 2^f_t, H / s, W / s), s = space_downsample."""
-        h = self.conv_in(space_to_depth(video, self.patch))  # B C p² T H/p W/p
+        h = self.conv_in(space_to_depth(video, self.patch))  # B ch T H/p W/p
         for level in self.down:
             for block in level.block:
-                h = block(h)
-            h = level.downsample(h)
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
-        return self.conv_out(F.silu(self.norm_out(h)))
+                h = block(h)                                  # B ch*m_i T_i H_i W_i
+            h = level.downsample(h)                           # B ch*m_i T_i(/2) H_i/2 W_i/2
+        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))  # B ch*m_last T/2^f_t H/s W/s
+        return self.conv_out(F.silu(self.norm_out(h)))        # B 2z T/2^f_t H/s W/s

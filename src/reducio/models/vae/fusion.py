@@ -20,9 +20,9 @@ def sinusoid_table(length: int, dim: int) -> torch.Tensor:
     """(length, dim) float64 table: angle(p, j) = p / 10000**(2*(j//2)/dim); sin on even j, cos on
     odd j (interleaved, not concatenated halves). numpy float64, as the release computes it, so the
     float32 rounding of the stored table matches the checkpoints bit for bit."""
-    pos = np.arange(length, dtype=np.float64)[:, None]
-    j = np.arange(dim)
-    angle = pos / np.power(10000, 2 * (j // 2) / dim)
+    pos = np.arange(length, dtype=np.float64)[:, None]  # length 1
+    j = np.arange(dim)                                   # dim
+    angle = pos / np.power(10000, 2 * (j // 2) / dim)    # length dim
     table = np.empty_like(angle)
     table[:, 0::2] = np.sin(angle[:, 0::2])
     table[:, 1::2] = np.cos(angle[:, 1::2])
@@ -55,10 +55,10 @@ class ContentFusion(Checkpointable):
         if x.shape[2] != self.pos_embed.shape[1]:
             raise ValueError(f"fusion block built for {self.pos_embed.shape[1]} frames got "
                              f"{x.shape[2]}")  # internal: the autoencoder windows the clip
-        tokens = rearrange(x, "b d t h w -> b t h w d")
+        tokens = rearrange(x, "b d t h w -> b t h w d")                       # B T H W D
         tokens = tokens + self.pos_embed[:, :, :, None, :].to(tokens.dtype)  # B T H W D
-        out = tokens + self.attn(self.norm(tokens), context.to(tokens.dtype))
-        return rearrange(out, "b t h w d -> b d t h w")
+        out = tokens + self.attn(self.norm(tokens), context.to(tokens.dtype))  # B T H W D
+        return rearrange(out, "b t h w d -> b d t h w")                       # B D T H W
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """x: (B, D, T, H, W) video features; context: (B, Dc, Hc, Wc) content features."""

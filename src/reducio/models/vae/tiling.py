@@ -60,8 +60,8 @@ def blend(a: torch.Tensor, b: torch.Tensor, extent: int, dim: int) -> torch.Tens
     shape[dim] = e
     w_b = torch.tensor([y / e for y in range(e)], dtype=b.dtype, device=b.device).view(shape)
     w_a = torch.tensor([1 - y / e for y in range(e)], dtype=b.dtype, device=b.device).view(shape)
-    head = a.narrow(dim, a.shape[dim] - e, e) * w_a + b.narrow(dim, 0, e) * w_b
-    return torch.cat([head, b.narrow(dim, e, b.shape[dim] - e)], dim=dim)
+    head = a.narrow(dim, a.shape[dim] - e, e) * w_a + b.narrow(dim, 0, e) * w_b  # b's shape, e along dim
+    return torch.cat([head, b.narrow(dim, e, b.shape[dim] - e)], dim=dim)       # b's shape
 
 
 def _blend_grid(rows: list[list], blend_tile: Callable) -> None:
@@ -78,6 +78,7 @@ def _blend_grid(rows: list[list], blend_tile: Callable) -> None:
 
 def _merge(rows: list[list[torch.Tensor]], limit: int) -> torch.Tensor:
     """Crop every tile to limit x limit on its last two axes and stitch W then H."""
+    # each tile ... limit limit; a row ... limit cols*limit; the result ... rows*limit cols*limit
     return torch.cat([torch.cat([t[..., :limit, :limit] for t in row], dim=-1) for row in rows],
                      dim=-2)
 
@@ -88,10 +89,11 @@ def tiled_encode_video(encode: Callable[[torch.Tensor], torch.Tensor], video: to
     size = int(sample_size * (1 + overlap))
     extent = int(latent_size * overlap)
     height, width = video.shape[-2:]
+    # tile: B C T size size -> B 2C' t size/32 size/32 moments
     rows = [[encode(video[..., i:i + size, j:j + size]) for j in range(0, width, sample_size)]
             for i in range(0, height, sample_size)]
     _blend_grid(rows, lambda a, b, vertical: blend(a, b, extent, -2 if vertical else -1))
-    return _merge(rows, latent_size)
+    return _merge(rows, latent_size)  # B 2C' t H/32 W/32
 
 
 def _blend_features(a: Features, b: Features, overlap: float, vertical: bool) -> Features:
@@ -107,6 +109,7 @@ def tiled_encode_content(encode: Callable[[torch.Tensor], Sequence[torch.Tensor]
     """image (B, C, H, W) -> grid[r][c] = blended, uncropped feature maps of tile (r, c)."""
     size = int(sample_size * (1 + overlap))
     height, width = image.shape[-2:]
+    # tile: B C size size -> per level B C_k size/2^k size/2^k
     rows = [[tuple(encode(image[..., i:i + size, j:j + size]))
              for j in range(0, width, sample_size)] for i in range(0, height, sample_size)]
     _blend_grid(rows, lambda a, b, vertical: _blend_features(a, b, overlap, vertical))
@@ -125,7 +128,7 @@ def tiled_decode(decode: Callable[[torch.Tensor, Features | None], torch.Tensor]
         row = []
         for j in range(0, width, latent_size):
             feats = None if grid is None else grid[i // latent_size][j // latent_size]
-            row.append(decode(latent[..., i:i + size, j:j + size], feats))
+            row.append(decode(latent[..., i:i + size, j:j + size], feats))  # B 3 T 32size 32size
         rows.append(row)
     _blend_grid(rows, lambda a, b, vertical: blend(a, b, extent, -2 if vertical else -1))
-    return _merge(rows, sample_size)
+    return _merge(rows, sample_size)  # B 3 T 32h 32w
