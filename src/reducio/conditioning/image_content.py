@@ -43,7 +43,7 @@ class SDVAEContentEncoder(ImageContentEncoder):
         """
         check_image(image, self.downsample, "content image")
         dist = self.vae.encode(image.to(device=self.device, dtype=self.dtype)).latent_dist
-        return dist.sample(generator=generator) if sample else dist.mode()
+        return dist.sample(generator=generator) if sample else dist.mode()  # B channels H/ds W/ds
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike = SD_VAE_ID, *,
@@ -86,4 +86,4 @@ class PooledRGBContentEncoder(ImageContentEncoder):
                generator: torch.Generator | None = None) -> torch.Tensor:
         """`sample` and `generator` are accepted for interface parity; pooling is deterministic."""
         check_image(image, self.downsample, "content image")
-        return F.avg_pool2d(image.float(), self.downsample)
+        return F.avg_pool2d(image.float(), self.downsample)  # B 3 H/ds W/ds

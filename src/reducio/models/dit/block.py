@@ -17,7 +17,7 @@ from reducio.models.dit.config import DiTConfig
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """x: (B, N, D); shift, scale: (B, D)."""
-    return x * (1 + scale[:, None]) + shift[:, None]
+    return x * (1 + scale[:, None]) + shift[:, None]  # B N D
 
 
 class FeedForward(nn.Module):
@@ -30,7 +30,7 @@ class FeedForward(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return self.fc2(self.act(self.fc1(x)))  # B N hidden -> B N D
 
 
 class DiTBlock(nn.Module):
@@ -62,24 +62,24 @@ class DiTBlock(nn.Module):
             self.scale_shift_table[None] + modulation).unbind(1)          # each B D
         frames = grid[0]
 
-        h = modulate(self.norm1(x), shift_msa, scale_msa)
+        h = modulate(self.norm1(x), shift_msa, scale_msa)                 # B N D
         if self.factorised:
             h = rearrange(h, "b (t s) d -> (b t) s d", t=frames)           # (B t) (h w) D
-            h = rearrange(self.attn(h), "(b t) s d -> b (t s) d", t=frames)
+            h = rearrange(self.attn(h), "(b t) s d -> b (t s) d", t=frames)  # B N D
             x = x + gate_msa[:, None] * h
             h = modulate(self.norm_temporal(x), shift_msa, scale_msa)
             h = rearrange(h, "b (t s) d -> (b s) t d", t=frames)           # (B h w) t D
-            h = rearrange(self.temporal_attn(h), "(b s) t d -> b (t s) d", b=x.shape[0])
+            h = rearrange(self.temporal_attn(h), "(b s) t d -> b (t s) d", b=x.shape[0])  # B N D
             x = x + gate_msa[:, None] * h
         else:
             x = x + gate_msa[:, None] * self.attn(h)                       # full 3D attention
 
         if self.cross_attn is not None:
             # PixArt feeds the un-normalised stream to cross-attention and does not gate it.
-            x = x + self.cross_attn(x, context, context_mask)
+            x = x + self.cross_attn(x, context, context_mask)             # B N D
 
-        h = modulate(self.norm2(x), shift_mlp, scale_mlp)
-        return x + gate_mlp[:, None] * self.mlp(h)
+        h = modulate(self.norm2(x), shift_mlp, scale_mlp)                 # B N D
+        return x + gate_mlp[:, None] * self.mlp(h)                        # B N D
 
 
 class FinalLayer(nn.Module):

@@ -31,8 +31,8 @@ SUBGRID_PHASES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 0), (1, 1))
 def subgrid_indices(grid_hw: tuple[int, int]) -> list[torch.Tensor]:
     """Flat raster indices (into the gh*gw grid) of the 4 interleaved sub-grids, in phase order."""
     gh, gw = grid_hw
-    flat = torch.arange(gh * gw).reshape(gh, gw)
-    return [flat[r::2, c::2].reshape(-1) for r, c in SUBGRID_PHASES]
+    flat = torch.arange(gh * gw).reshape(gh, gw)                          # gh gw
+    return [flat[r::2, c::2].reshape(-1) for r, c in SUBGRID_PHASES]      # 4 x (gh/2 gw/2)
 
 
 def layer_content_indices(layer: int, grid_hw: tuple[int, int], split: bool) -> torch.Tensor:
@@ -49,7 +49,7 @@ def split_content_tokens(grid_tokens: torch.Tensor) -> list[torch.Tensor]:
         raise ShapeError(f"the content token grid {gh}x{gw} must have even sides to be split into "
                          "4 sub-grids (Fig. 2); use a video size that is a multiple of 32 or "
                          "content_split=False")
-    return [rearrange(grid_tokens[:, r::2, c::2], "b h w d -> b (h w) d")
+    return [rearrange(grid_tokens[:, r::2, c::2], "b h w d -> b (h w) d")  # B (gh/2 gw/2) D
             for r, c in SUBGRID_PHASES]
 
 
@@ -102,5 +102,5 @@ class ContentEmbedder(nn.Module):
             gh, gw = grid.shape[1:3]
             # float64 on the CPU (MPS has none); small: one row per content token
             pos = content_pos_embed(self.dim, (gh, gw), latent_hw, patch_hw, self.base_size)
-            tokens = tokens + pos.to(device=tokens.device, dtype=dtype).reshape(1, gh, gw, self.dim)
+            tokens = tokens + pos.to(device=tokens.device, dtype=dtype).reshape(1, gh, gw, self.dim)  # B gh gw D
         return tokens

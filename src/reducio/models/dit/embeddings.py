@@ -21,7 +21,7 @@ def timestep_embedding(timestep: torch.Tensor, dim: int, max_period: float = 100
     freqs = torch.exp(-math.log(max_period)
                       * torch.arange(half, dtype=torch.float32, device=timestep.device) / half)
     args = timestep.float()[:, None] * freqs[None]          # B dim/2
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # B dim
 
 
 class TimestepEmbedder(nn.Module):
@@ -35,7 +35,7 @@ class TimestepEmbedder(nn.Module):
         self.linear_2 = nn.Linear(hidden_size, hidden_size)
 
     def forward(self, timestep: torch.Tensor) -> torch.Tensor:
-        features = timestep_embedding(timestep, self.freq_dim).to(self.linear_1.weight.dtype)
+        features = timestep_embedding(timestep, self.freq_dim).to(self.linear_1.weight.dtype)  # B F
         return self.linear_2(self.act(self.linear_1(features)))      # B D
 
 
@@ -50,7 +50,7 @@ class MLPProjection(nn.Module):
         self.linear_2 = nn.Linear(hidden_size, hidden_size)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.linear_2(self.act(self.linear_1(tokens)))
+        return self.linear_2(self.act(self.linear_1(tokens)))  # ... in_features -> ... D
 
 
 # ----------------------------------------------------------------------------- sin-cos positions
@@ -59,12 +59,12 @@ def sincos_1d(dim: int, positions: torch.Tensor) -> torch.Tensor:
     omega = torch.arange(dim // 2, dtype=torch.float64, device=positions.device) / (dim / 2.0)
     omega = 1.0 / 10000**omega
     args = positions.to(torch.float64)[:, None] * omega[None]    # N dim/2
-    return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=1)  # N dim
 
 
 def sincos_2d(dim: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Per-token row and column positions (N,) -> (N, dim): [columns | rows] as PixArt does."""
-    return torch.cat([sincos_1d(dim // 2, cols), sincos_1d(dim // 2, rows)], dim=1)
+    return torch.cat([sincos_1d(dim // 2, cols), sincos_1d(dim // 2, rows)], dim=1)  # N dim
 
 
 def spatial_step(height: int, width: int, base_size: int | None) -> float:
@@ -90,7 +90,7 @@ def video_pos_embed(dim: int, grid: tuple[int, int, int], patch_size: tuple[int,
     # Minus the embedding of frame 0 (a constant, so frames stay distinguishable): frame 0 then
     # carries exactly PixArt's spatial embedding instead of PixArt's plus a large constant offset.
     temporal = sincos_1d(dim, frames) - sincos_1d(dim, frames[:1])            # t D
-    return (temporal[:, None, :] + spatial[None, :, :]).reshape(gt * gh * gw, dim)
+    return (temporal[:, None, :] + spatial[None, :, :]).reshape(gt * gh * gw, dim)  # (t h w) D
 
 
 def video_positions(grid_hw: tuple[int, int], patch_hw: tuple[int, int], base_size: int | None,
@@ -100,10 +100,10 @@ def video_positions(grid_hw: tuple[int, int], patch_hw: tuple[int, int], base_si
     gh, gw = grid_hw
     ph, pw = patch_hw
     step = spatial_step(gh * ph, gw * pw, base_size)
-    rows = torch.arange(gh, dtype=torch.float64, device=device) * ph * step
-    cols = torch.arange(gw, dtype=torch.float64, device=device) * pw * step
-    rr, cc = torch.meshgrid(rows, cols, indexing="ij")
-    return rr.reshape(-1), cc.reshape(-1)
+    rows = torch.arange(gh, dtype=torch.float64, device=device) * ph * step  # gh
+    cols = torch.arange(gw, dtype=torch.float64, device=device) * pw * step  # gw
+    rr, cc = torch.meshgrid(rows, cols, indexing="ij")                       # gh gw each
+    return rr.reshape(-1), cc.reshape(-1)                                    # (gh gw) each
 
 
 def content_positions(content_grid: tuple[int, int], latent_hw: tuple[int, int],
@@ -121,8 +121,8 @@ def content_positions(content_grid: tuple[int, int], latent_hw: tuple[int, int],
     step = spatial_step(h, w, base_size)
     rows = ((torch.arange(gh, dtype=torch.float64, device=device) + 0.5) * (h / gh) - 0.5 * ph) * step
     cols = ((torch.arange(gw, dtype=torch.float64, device=device) + 0.5) * (w / gw) - 0.5 * pw) * step
-    rr, cc = torch.meshgrid(rows, cols, indexing="ij")
-    return rr.reshape(-1), cc.reshape(-1)
+    rr, cc = torch.meshgrid(rows, cols, indexing="ij")  # gh gw each
+    return rr.reshape(-1), cc.reshape(-1)               # (gh gw) each
 
 
 def content_pos_embed(dim: int, content_grid: tuple[int, int], latent_hw: tuple[int, int],

@@ -31,7 +31,7 @@ def patchify(latent: torch.Tensor, patch_size: tuple[int, int, int]) -> torch.Te
     """(B, C, t, h, w) -> (B, N, C*pt*ph*pw) with N = (t/pt)(h/ph)(w/pw)."""
     pt, ph, pw = patch_size
     return rearrange(latent, "b c (t pt) (h ph) (w pw) -> b (t h w) (c pt ph pw)",
-                     pt=pt, ph=ph, pw=pw)
+                     pt=pt, ph=ph, pw=pw)  # B N C*pt*ph*pw
 
 
 def unpatchify(tokens: torch.Tensor, patch_size: tuple[int, int, int],
@@ -40,9 +40,9 @@ def unpatchify(tokens: torch.Tensor, patch_size: tuple[int, int, int],
     pt, ph, pw = patch_size
     gt, gh, gw = grid
     return rearrange(tokens, "b (t h w) (c pt ph pw) -> b c (t pt) (h ph) (w pw)",
-                     t=gt, h=gh, w=gw, pt=pt, ph=ph, pw=pw)
+                     t=gt, h=gh, w=gw, pt=pt, ph=ph, pw=pw)  # B C t h w
 
 
 def patchify_2d(image_latent: torch.Tensor, patch: int) -> torch.Tensor:
     """(B, C, H, W) -> (B, H/p, W/p, C*p*p): the content latent as a grid of tokens."""
-    return rearrange(image_latent, "b c (h p) (w q) -> b h w (c p q)", p=patch, q=patch)
+    return rearrange(image_latent, "b c (h p) (w q) -> b h w (c p q)", p=patch, q=patch)  # B H/p W/p Cpp

@@ -217,17 +217,17 @@ class ReducioDiT(ReducioModelMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
             if text is not None:
                 _check_tokens(text, batch, config.text_dim, "text", "text_dim")
                 if text_mask is None:
-                    text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=device)
+                    text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=device)  # B L
                 elif tuple(text_mask.shape) != tuple(text.shape[:2]):
                     raise ShapeError(f"text_mask must be (B, L) = {tuple(text.shape[:2])}, "
                                      f"got {tuple(text_mask.shape)}")
                 text_mask = text_mask.to(device=device, dtype=torch.bool)
-                keep = text_mask & ~drop_text[:, None]
+                keep = text_mask & ~drop_text[:, None]                              # B L
                 add(self.text_proj(text.to(dtype)), keep)                         # B L D
                 null_on = ~keep.any(dim=1)
             else:
                 null_on = torch.ones(batch, dtype=torch.bool, device=device)
-            add(self.null_text.to(dtype).expand(batch, 1, -1), null_on[:, None])
+            add(self.null_text.to(dtype).expand(batch, 1, -1), null_on[:, None])  # B 1 D
         elif text is not None:
             raise ShapeError("text tokens were given but this DiT has no text branch "
                              "(config.text_dim is None); drop `text` or use a config with text_dim")
@@ -242,11 +242,11 @@ class ReducioDiT(ReducioModelMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
             tokens = self.semantic_proj(semantic.to(dtype))                        # B N D
             add(tokens, image_on[:, None].expand(batch, tokens.shape[1]))
         if self.null_image is not None:
-            add(self.null_image.to(dtype).expand(batch, 1, -1), ~image_on[:, None])
+            add(self.null_image.to(dtype).expand(batch, 1, -1), ~image_on[:, None])  # B 1 D
 
         if not parts and content is None:
             return []
-        shared = (torch.cat(parts, dim=1), torch.cat(masks, dim=1))
+        shared = (torch.cat(parts, dim=1), torch.cat(masks, dim=1))               # B M D, B M
 
         if content is None:
             return [shared]
@@ -264,8 +264,8 @@ class ReducioDiT(ReducioModelMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
         contexts = []
         for tokens in sets:
             mask = image_on[:, None].expand(batch, tokens.shape[1])
-            contexts.append((torch.cat([shared[0], tokens], dim=1),
-                             torch.cat([shared[1], mask], dim=1)))
+            contexts.append((torch.cat([shared[0], tokens], dim=1),               # B M+n D
+                             torch.cat([shared[1], mask], dim=1)))                # B M+n
         return contexts
 
 
