@@ -11,7 +11,7 @@
 #                                                # $OUT's stage1/ with it (the rest of $OUT unchanged)
 #   scripts/train_builtin_pipeline.sh two-object # fine-tune $OUT's DiT on 16,000 new clips with
 #                                                # the two-object ones drawn 3x as often (TWO_RUN, MINUTES)
-#   scripts/train_builtin_pipeline.sh replace-dit   # write $OUT's dit/ from TWO_RUN's latest EMA weights
+#   scripts/train_builtin_pipeline.sh replace-dit   # write $OUT's transformer/ from TWO_RUN's latest EMA weights
 #
 # The VAE comes first: scripts/train_builtin_vae.sh (then `... export`). One thread per process:
 # on a 2-core machine two single-threaded jobs (e.g. stage1 and the VAE) run side by side.
@@ -91,23 +91,32 @@ print("wrote", out)
 PY
         rm -rf "$tmp" ;;
     reranker)
-        # The CLIP-style reranker (scripts/train_stage1_reranker.py) on top of $OUT's stage 1:
-        # N candidates per prompt, the best-scored kept. CANDIDATES is the folder's default N: 1
-        # (reranking off, as shipped: its end-to-end gain was within noise, docs/generate.md). Resumable.
-        RERANK_RUN=${RERANK_RUN:-runs/stage1-reranked}
-        python scripts/train_stage1_reranker.py --stage1 "$OUT/stage1" -o "$RERANK_RUN" \
-            --minutes "${MINUTES:-35}" --candidates "${CANDIDATES:-1}" "${@:2}"
-        python - "$RERANK_RUN" "$OUT/stage1" <<'PY'
+        # Stage 1's reranker (`reducio train reranker`: a frame-caption matcher trained with CLIP's
+        # contrastive loss, captions embedded by $OUT's text encoder), written into $OUT as its
+        # image_reranker/: stage 1 samples N candidates per prompt and keeps the best-scored one.
+        # CANDIDATES is $OUT's default N: 1 (reranking off, as shipped: its end-to-end gain was within
+        # noise, docs/generate.md). Resumable; MINUTES bounds one invocation (the recipe: 40).
+        RERANK_RUN=${RERANK_RUN:-runs/stage1-reranker}
+        reducio train reranker $(resume_or "$RERANK_RUN" --recipe reranker-tiny-cpu --set "model.pipeline=$OUT") \
+            --set train.max_minutes="${MINUTES:-35}" "${@:2}"
+        python - "$RERANK_RUN/final" "$OUT" "${CANDIDATES:-1}" <<'PY'
+import json
 import sys
-from reducio.pipelines import ReducioStage1Generator
 from pathlib import Path
+
 from safetensors.torch import load_file, save_file
 
-src, dst = sys.argv[1:3]
-ReducioStage1Generator.from_pretrained(src).save_pretrained(dst)
-path = Path(dst) / "model.safetensors"          # fp16 on disk, loaded as fp32, as the rest
-save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in load_file(path).items()}, path)
-print("wrote", dst)
+src, out, candidates = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+dst = out / "image_reranker"
+dst.mkdir(exist_ok=True)
+(dst / "config.json").write_text((src / "config.json").read_text())
+weights = "diffusion_pytorch_model.safetensors"            # fp16 on disk, loaded as fp32, as the rest
+save_file({k: v.half().contiguous() if v.is_floating_point() else v
+           for k, v in load_file(src / weights).items()}, dst / weights)
+index = json.loads((out / "model_index.json").read_text())
+index.update(image_reranker=["reducio.pipelines.stage1", "ImageReranker"], stage1_num_candidates=candidates)
+(out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+print("wrote", dst, "with stage1_num_candidates", candidates)
 PY
         ;;
     two-object)
@@ -120,13 +129,13 @@ PY
         [ -d data/latents/shapes-64-s11-two3 ] || python scripts/experiments/reweight_latent_shards.py \
             data/latents/shapes-64-s11 data/latents/shapes-64-s11-two3 --two-object-copies 3
         reducio train dit $(resume_or "$TWO_RUN" --recipe dit-tiny-cpu --set data.root=data/latents/shapes-64-s11-two3 \
-            --set model.init="$OUT/dit" --set data.batch_size=16 --set optim.lr=1e-4 --set train.sample_every=0 \
+            --set model.init="$OUT/transformer" --set data.batch_size=16 --set optim.lr=1e-4 --set train.sample_every=0 \
             --set train.save_every=1500 --set train.keep_last=4) --set train.max_minutes="${MINUTES:-50}" "${@:2}" ;;
     replace-dit)
         TWO_RUN=${TWO_RUN:-runs/dit-two3}
         tmp=$(mktemp -d)
         reducio train export "$TWO_RUN" -o "$tmp/dit"
-        python - "$tmp/dit" "$OUT/dit" <<'PY'
+        python - "$tmp/dit" "$OUT/transformer" <<'PY'
 import sys
 from pathlib import Path
 from safetensors.torch import load_file, save_file
@@ -134,8 +143,9 @@ from safetensors.torch import load_file, save_file
 src, dst = map(Path, sys.argv[1:3])
 dst.mkdir(parents=True, exist_ok=True)
 (dst / "config.json").write_text((src / "config.json").read_text())
+weights = "diffusion_pytorch_model.safetensors"
 save_file({k: v.half().contiguous() if v.is_floating_point() else v       # fp16 on disk, as the rest
-           for k, v in load_file(src / "model.safetensors").items()}, dst / "model.safetensors")
+           for k, v in load_file(src / weights).items()}, dst / weights)
 print("wrote", dst)
 PY
         rm -rf "$tmp" ;;

@@ -9,13 +9,12 @@ written video file.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 import torch
 
-from reducio.cli import generate
+from reducio.cli.main import main
 from reducio.eval.shapes import ShapesEvaluator
 from reducio.models.vae import ReducioVAE
 from reducio.loading.sources import builtin_folder
@@ -43,11 +42,8 @@ def test_builtin_pipeline_loads_as_float32_with_the_builtin_vae():
 
 def test_readme_generate_command_draws_the_prompt(tmp_path):
     torch.set_num_threads(2)
-    parser = argparse.ArgumentParser()
-    generate.register(parser.add_subparsers(dest="command"))
     out = tmp_path / "out.mp4"
-    args = parser.parse_args(["generate", PROMPT, "-o", str(out), "--seed", "0"])
-    assert args.func(args) in (0, None)
+    assert main(["generate", PROMPT, "-o", str(out), "--seed", "0"]) == 0
     verdict = ShapesEvaluator().evaluate(str(out), PROMPT)
     assert verdict.background and verdict.colour, verdict.to_dict()
 
@@ -60,12 +56,9 @@ def test_builtin_stage1_reranker_is_shipped_off_and_the_cli_turns_it_on(tmp_path
     assert pipe.image_reranker is not None and pipe.config.stage1_num_candidates == 1
     pipe.set_progress_bar_config(disable=True)
     torch.set_num_threads(2)
-    parser = argparse.ArgumentParser()
-    generate.register(parser.add_subparsers(dest="command"))
     out = tmp_path / "out.mp4"
-    args = parser.parse_args(["generate", PROMPT, "-o", str(out), "--seed", "0", "--steps", "2",
-                              "--stage1-candidates", "4"])
-    assert args.func(args) in (0, None)
+    assert main(["generate", PROMPT, "-o", str(out), "--seed", "0", "--steps", "2",
+                 "--stage1-candidates", "4"]) == 0
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     tokens, mask, _, _ = pipe.encode_prompt([PROMPT] * 4)
     kwargs = dict(negative=None, negative_mask=None, num_inference_steps=30, guidance_scale=3.0,

@@ -7,12 +7,12 @@ clip's frames 0..8, and each next window is conditioned on clip frame 8 k.
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import pytest
 import torch
 
+from reducio.cli.main import main
 from reducio.errors import PipelineInputError
 from reducio.pipelines import plan_windows, stitch_windows
 
@@ -166,17 +166,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_builtin_cli_image_position_first_starts_at_the_image(tmp_path, capsys):
     """`reducio generate --image ... --image-position first` with the built-in model: frame 0 of
     the written (lossless PNG) frames is the image (>= 30 dB at 64 px; 45.5 dB measured)."""
-    from reducio.cli import generate
     from reducio.data.video_io import read_video, write_video
 
     image, caption = _middle_frame(0)
     write_video(tmp_path / "image", image[0][:, None])                      # one PNG frame
     picture = next((tmp_path / "image").iterdir())
-    parser = argparse.ArgumentParser()
-    generate.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["generate", caption, "-o", str(tmp_path / "clip"), "--image",
-                              str(picture), "--image-position", "first", "--seed", "0"])
-    assert args.func(args) in (0, None)
+    assert main(["generate", caption, "-o", str(tmp_path / "clip"), "--image",
+                 str(picture), "--image-position", "first", "--seed", "0"]) == 0
     assert "the content image is frame 0" in capsys.readouterr().out
     video = read_video(tmp_path / "clip")                                   # 3 T H W in [-1, 1]
     assert video.shape == (3, 16, 64, 64)

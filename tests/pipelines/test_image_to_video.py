@@ -12,8 +12,10 @@ import pytest
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 
-from reducio.diffusion import combine_guidance
+from reducio.conditioning import PatchPixelSemanticEncoder, PooledRGBContentEncoder
+from reducio.diffusion import combine_guidance, make_scheduler
 from reducio.errors import ConfigError, PipelineInputError
+from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.pipelines import ReducioImageToVideoPipeline
 
 PROMPT = "a red circle moving right on a black background"
@@ -233,3 +235,12 @@ def test_components_must_fit(vae, dit, text_encoder):
     with pytest.raises(ConfigError, match="semantic_encoder gives None but the transformer expects 192"):
         ReducioImageToVideoPipeline(vae, dit, make_scheduler(), text_encoder.model,
                                     text_encoder.tokenizer, None, PooledRGBContentEncoder())
+
+
+def test_a_transformer_for_other_latents_is_refused(vae, text_encoder):
+    """The DiT/VAE channel check is models.compatibility's, named in the pipeline's message."""
+    other = ReducioDiT(DiTConfig.preset("tiny").replace(in_channels=vae.latent_channels + 4))
+    with pytest.raises(ConfigError, match=rf"takes {vae.latent_channels + 4}-channel latents but the VAE "
+                                          rf"\(the pipeline's vae\) makes {vae.latent_channels}-channel"):
+        ReducioImageToVideoPipeline(vae, other, make_scheduler(), text_encoder.model, text_encoder.tokenizer,
+                                    PatchPixelSemanticEncoder(), PooledRGBContentEncoder())

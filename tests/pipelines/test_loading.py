@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from reducio.cli.main import main
 from reducio.pipelines import ReducioImageToVideoPipeline, ReducioTextToVideoPipeline
 
 PROMPT = "a red circle moving right on a black background"
@@ -57,12 +57,7 @@ def test_legacy_folder_loads_and_converts_with_the_reference_frames(tmp_path):
     torch.testing.assert_close(pipe(PROMPT, generator=seeded(1), **call).frames, expected,
                                atol=1e-6, rtol=0)
 
-    from reducio.cli import convert
-
-    parser = argparse.ArgumentParser()
-    convert.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["convert", str(LEGACY / "pipeline"), "-o", str(tmp_path / "new")])
-    assert args.func(args) == 0
+    assert main(["convert", str(LEGACY / "pipeline"), "-o", str(tmp_path / "new")]) == 0
     assert "_reducio_format" not in json.loads((tmp_path / "new" / "model_index.json").read_text())
     assert not (tmp_path / "new" / "text_encoder").exists()  # the packaged MiniLM stays named
     converted = ReducioTextToVideoPipeline.from_pretrained(tmp_path / "new")

@@ -29,15 +29,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import MICRO_DIT  # noqa: E402
 
 from reducio.data.latents import LatentShardDataset  # noqa: E402
-from reducio.training.config import EMASection, LoggingSection, LoRASection, RunSection  # noqa: E402
-from reducio.training.data import first_items_batch  # noqa: E402
-from reducio.training.dit_objective import (  # noqa: E402
+from reducio.training.config import (  # noqa: E402
     DiTModelSection,
-    DiTObjective,
     DiTOptimSection,
     DiTTrainConfig,
+    EMASection,
     LatentDataSection,
+    LoggingSection,
+    LoRASection,
+    RunSection,
+    diffusion_config,
 )
+from reducio.training.data import first_items_batch  # noqa: E402
+from reducio.training.dit_objective import DiTObjective, build_dit  # noqa: E402
 from reducio.training.fsdp import whole_tensor as full  # noqa: E402
 from reducio.training.loop import Trainer  # noqa: E402
 
@@ -127,8 +131,6 @@ def fsdp2_step(shards: str, *, steps: int = 2) -> dict[str, Any]:
 
     from reducio.pipelines.extract import build_content_encoder, build_semantic_encoder
     from reducio.diffusion import make_objective
-    from reducio.training.dit_objective import build_dit, diffusion_config
-
     distributed = dist.is_available() and dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     dataset = LatentShardDataset(shards)

@@ -1,21 +1,13 @@
 """`reducio train vae` end to end: the tiny Reducio-VAE on the synthetic world, a few steps, then resume."""
 
-import argparse
 import json
 
 import pytest
 import torch
 
-from reducio.cli import train as train_cli
 from reducio.errors import ConfigError
 from reducio.training.logging import read_metrics
-
-
-def _run(argv):
-    parser = argparse.ArgumentParser(prog="reducio")
-    train_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+from training_toys import run_cli as _run
 
 
 SMALL = ["--set", "data.size=32", "--set", "data.frames=8", "--set", "model.overrides.frames=8",

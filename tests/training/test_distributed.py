@@ -1,16 +1,14 @@
 """Two processes with torchrun (gloo, CPU): DDP training, per-process RNG in checkpoints, exact resume."""
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from reducio.training.logging import read_metrics
+from training_toys import require_torchrun
 
-# torchrun of the interpreter running the tests, found whether or not its venv is activated
-TORCHRUN = Path(sys.executable).parent / "torchrun"
 SCRIPT = textwrap.dedent("""
     import sys, torch
     sys.path.insert(0, sys.argv[4])
@@ -28,14 +26,14 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TORCHRUN.is_file(), reason=f"no torchrun next to {sys.executable}")
 def test_two_processes_train_save_and_resume_exactly(tmp_path):
+    torchrun = require_torchrun()
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
 
     def launch(run_dir, steps, mode):
         result = subprocess.run(
-            [str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(script), str(run_dir), str(steps), mode,
+            [str(torchrun), "--standalone", "--nproc_per_node", "2", str(script), str(run_dir), str(steps), mode,
              str(Path(__file__).parent)], capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
 

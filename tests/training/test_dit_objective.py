@@ -1,6 +1,5 @@
 """DiTObjective on the shared loop: loss falls, CFG dropout, conditions, exact resume, `reducio train dit`."""
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,23 +10,25 @@ from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import MICRO_DIT, HashText, micro_vae  # noqa: E402
+from training_toys import run_cli  # noqa: E402
 
 from reducio.conditioning import PatchPixelSemanticEncoder, PooledRGBContentEncoder  # noqa: E402
 from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.data.latents import LatentShardDataset  # noqa: E402
 from reducio.errors import ConfigError  # noqa: E402
-from reducio.training.config import EMASection, LoggingSection, RunSection  # noqa: E402
-from reducio.training.data import first_items_batch  # noqa: E402
-from reducio.training.dit_objective import (  # noqa: E402
+from reducio.training.config import (  # noqa: E402
     DiTModelSection,
-    DiTObjective,
     DiTOptimSection,
     DiTTrainConfig,
+    EMASection,
     LatentDataSection,
+    LoggingSection,
+    RunSection,
     SamplingSection,
     dit_config,
-    resolve_conditions,
 )
+from reducio.training.data import first_items_batch  # noqa: E402
+from reducio.training.dit_objective import DiTObjective, resolve_conditions  # noqa: E402
 from reducio.training.logging import read_metrics  # noqa: E402
 from reducio.training.loop import Trainer, make_accelerator  # noqa: E402
 
@@ -112,6 +113,22 @@ def test_condition_dropout_rates_and_flags_reach_the_dit(shards):
     assert seen[0]["semantic"].shape == (4, 64, 192) and seen[0]["content"].shape == (4, 3, 4, 4)
 
 
+def test_a_dit_for_other_latents_is_refused_by_the_shards_vae(shards):
+    """The shards' header records the VAE's config; the DiT must take its latents (4 channels)."""
+    info = LatentShardDataset(shards / "plain").info
+    assert info["vae_config"]["latent_channels"] == 4
+    model = DiTModelSection(preset="tiny", overrides={**MICRO_DIT, "in_channels": 8})
+    refused = r"takes 8-channel latents but the VAE \('random:micro'.*makes 4-channel.*in_channels=4"
+    with pytest.raises(ConfigError, match=refused):
+        resolve_conditions(dit_config(model), info, model)
+    # a header without the VAE's config: its recorded latent_channels, through the same check
+    older = {k: v for k, v in info.items() if k != "vae_config"}
+    with pytest.raises(ConfigError, match=refused):
+        resolve_conditions(dit_config(model), older, model)
+    fits = DiTModelSection(preset="tiny", overrides=dict(MICRO_DIT))
+    assert resolve_conditions(dit_config(fits), older, fits)["text"] == "stored"
+
+
 def test_conditions_plan_and_recomputed_equal_stored(shards):
     plain, stored = LatentShardDataset(shards / "plain"), LatentShardDataset(shards / "stored")
     model = DiTModelSection(preset="tiny", overrides=dict(MICRO_DIT))
@@ -165,20 +182,7 @@ def test_resume_is_bitwise_equal_to_an_uninterrupted_run(shards):
     assert (runs / "straight/samples/step-00000006.png").is_file()
 
 
-def _cli(argv, monkeypatch):
-    from reducio.cli import train as train_cli
-    from reducio.cli.train_dit import DIT_TASKS
-
-    for name, entry in DIT_TASKS.items():  # until cli/train.py merges DIT_TASKS itself
-        if name not in train_cli.TASKS:
-            monkeypatch.setitem(train_cli.TASKS, name, entry)
-    parser = argparse.ArgumentParser(prog="reducio")
-    train_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-def test_train_dit_cli_runs_resumes_and_exports(tmp_path, shards, capsys, monkeypatch):
+def test_train_dit_cli_runs_resumes_and_exports(tmp_path, shards, capsys):
     from reducio.models.dit import ReducioDiT
 
     # Shards whose VAE spec the sampler can load by name (random:PRESET@SEED), as a user's would be.
@@ -193,20 +197,20 @@ def test_train_dit_cli_runs_resumes_and_exports(tmp_path, shards, capsys, monkey
               "--set", "data.batch_size=2", "--set", "train.sample_every=2", "--set", "train.save_every=1",
               "--set", "train.log_every=1",
               "--set", "sampling.steps=2", "--set", "logging.progress_bar=false", "--set", "logging.tensorboard=false"]
-    assert _cli(["train", "dit", "--recipe", "dit-tiny-cpu", "--output-dir", str(run), "--max-steps", "2",
-                 *common], monkeypatch) == 0
+    assert run_cli(["train", "dit", "--recipe", "dit-tiny-cpu", "--output-dir", str(run), "--max-steps", "2",
+                 *common]) == 0
     assert "trained dit: steps 0 -> 2" in capsys.readouterr().out
     saved = json.loads((run / "config.json").read_text())
     assert saved["task"] == "dit" and saved["effective"]["conditions"] == {
         "text": "stored", "semantic": "patch-pixel", "content": "pooled-rgb"}
     assert (run / "samples/step-00000002-0.mp4").is_file()  # generated next to reference, decoded by the VAE
-    assert _cli(["train", "dit", "--output-dir", str(run), "--resume", "--max-steps", "3"], monkeypatch) == 0
+    assert run_cli(["train", "dit", "--output-dir", str(run), "--resume", "--max-steps", "3"]) == 0
     assert [r["step"] for r in read_metrics(run) if "loss/total" in r] == [1, 2, 3]
     dit = ReducioDiT.from_pretrained(run / "final")
     assert dit.config.depth == 2 and dit.config.text_dim == 16
     # fine-tuning from the exported model with --init
-    assert _cli(["train", "dit", "--recipe", "dit-tiny-cpu", "--output-dir", str(tmp_path / "ft"), "--max-steps", "1",
-                 "--init", str(run / "final"), *common], monkeypatch) == 0
+    assert run_cli(["train", "dit", "--recipe", "dit-tiny-cpu", "--output-dir", str(tmp_path / "ft"), "--max-steps", "1",
+                 "--init", str(run / "final"), *common]) == 0
     assert json.loads((tmp_path / "ft/config.json").read_text())["model"]["init"] == str(run / "final")
 
 

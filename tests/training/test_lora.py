@@ -19,16 +19,19 @@ from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.data.latents import LatentShardDataset  # noqa: E402
 from reducio.errors import ConfigError  # noqa: E402
 from reducio.models.dit import DiTConfig, ReducioDiT  # noqa: E402
-from reducio.training.config import EMASection, LoggingSection, LoRASection, RunSection  # noqa: E402
 from reducio.configs import apply_overrides  # noqa: E402
-from reducio.training.dit_objective import (  # noqa: E402
+from reducio.training.config import (  # noqa: E402
     DiTModelSection,
-    DiTObjective,
     DiTOptimSection,
     DiTTrainConfig,
+    EMASection,
     LatentDataSection,
+    LoggingSection,
+    LoRASection,
+    RunSection,
     SamplingSection,
 )
+from reducio.training.dit_objective import DiTObjective  # noqa: E402
 from reducio.training.logging import read_metrics  # noqa: E402
 from reducio.training.lora import (  # noqa: E402
     LORA_WEIGHT_NAME,

@@ -28,12 +28,17 @@ from latent_toys import HashText, micro_vae  # noqa: E402
 
 from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.training.logging import read_metrics  # noqa: E402
+from training_toys import require_torchrun  # noqa: E402
 
 WORKER = Path(__file__).resolve().parent / "scale_out_worker.py"
 KEYS = ("loss/total", "grad/norm", "lr/dit")
-# torchrun of the interpreter running the tests, found whether or not its venv is activated
-TORCHRUN = Path(sys.executable).parent / "torchrun"
-needs_torchrun = pytest.mark.skipif(not TORCHRUN.is_file(), reason=f"no torchrun next to {sys.executable}")
+# skipped without torchrun next to the interpreter, failed under CI (training_toys.require_torchrun)
+needs_torchrun = pytest.mark.usefixtures("torchrun_available")
+
+
+@pytest.fixture
+def torchrun_available() -> Path:
+    return require_torchrun()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,7 @@ def torchrun(jobs: list[dict], tmp_path: Path) -> None:
     jobs_file = tmp_path / f"jobs-{len(list(tmp_path.glob('jobs-*')))}.json"
     jobs_file.write_text(json.dumps(jobs))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(WORKER), str(jobs_file)],
+    result = subprocess.run([str(require_torchrun()), "--standalone", "--nproc_per_node", "2", str(WORKER), str(jobs_file)],
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 

@@ -1,6 +1,5 @@
 """Stage1Objective (the built-in text-to-image generator) on the shared loop."""
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,21 +10,23 @@ from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import HashText, micro_vae  # noqa: E402
+from training_toys import run_cli  # noqa: E402
 
 from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
-from reducio.training.config import EMASection, LoggingSection, RunSection  # noqa: E402
-from reducio.training.data import first_items_batch  # noqa: E402
-from reducio.training.dit_objective import DiTOptimSection  # noqa: E402
-from reducio.training.logging import read_metrics  # noqa: E402
-from reducio.training.loop import Trainer, make_accelerator  # noqa: E402
-from reducio.training.stage1_objective import (  # noqa: E402
-    ContentFrameDataset,
+from reducio.training.config import (  # noqa: E402
+    DiTOptimSection,
+    EMASection,
     ImageDataSection,
+    LoggingSection,
+    RunSection,
     Stage1ModelSection,
-    Stage1Objective,
     Stage1SamplingSection,
     Stage1TrainConfig,
 )
+from reducio.training.data import first_items_batch  # noqa: E402
+from reducio.training.logging import read_metrics  # noqa: E402
+from reducio.training.loop import Trainer, make_accelerator  # noqa: E402
+from reducio.training.stage1_objective import ContentFrameDataset, Stage1Objective  # noqa: E402
 
 SMALL = Stage1ModelSection(dit_overrides={"text_dim": 16, "depth": 2, "hidden_size": 64, "num_heads": 4},
                            overrides={"image_size": 32})
@@ -98,9 +99,7 @@ def test_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path):
     assert (tmp_path / "straight/samples/step-00000006.png").is_file()
 
 
-def test_train_stage1_cli_on_shards(tmp_path, capsys, monkeypatch):
-    from reducio.cli import train as train_cli
-    from reducio.cli.train_dit import DIT_TASKS
+def test_train_stage1_cli_on_shards(tmp_path, capsys):
     from reducio.pipelines.stage1 import ReducioStage1Generator
 
     torch.set_num_threads(1)
@@ -108,19 +107,13 @@ def test_train_stage1_cli_on_shards(tmp_path, capsys, monkeypatch):
     extract(ExtractConfig(output=str(shards), source="synthetic", count=4, size=32, frames=8, vae="random:micro",
                           text_encoder="hash", device="cpu"),
             vae=micro_vae(), text_encoder=HashText(), rank=0, world_size=1, progress=False)
-    for name, entry in DIT_TASKS.items():  # until cli/train.py merges DIT_TASKS itself
-        if name not in train_cli.TASKS:
-            monkeypatch.setitem(train_cli.TASKS, name, entry)
-    parser = argparse.ArgumentParser(prog="reducio")
-    train_cli.register(parser.add_subparsers(dest="command"))
     run = tmp_path / "run"
-    args = parser.parse_args([
+    assert run_cli([
         "train", "stage1", "--output-dir", str(run), "--max-steps", "2", "--set", "data.kind=shards",
         "--set", f"data.root={shards}", "--set", "data.batch_size=2", "--set", "model.dit_overrides.text_dim=16",
         "--set", "model.dit_overrides.depth=1", "--set", "model.overrides.image_size=32",
         "--set", "sampling.steps=2", "--set", "train.sample_every=2", "--set", "logging.progress_bar=false",
-        "--set", "logging.tensorboard=false", "--set", "logging.num_samples=2"])
-    assert args.func(args) == 0
+        "--set", "logging.tensorboard=false", "--set", "logging.num_samples=2"]) == 0
     assert "trained stage1: steps 0 -> 2" in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["effective"]["data"] == "shards"
     generator = ReducioStage1Generator.from_pretrained(run / "final")

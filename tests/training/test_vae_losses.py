@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from reducio.errors import ShapeError
 from reducio.training.vae_losses import (
     adaptive_weight,
     disc_active,
@@ -12,6 +13,7 @@ from reducio.training.vae_losses import (
     perceptual_per_frame,
     reconstruction_error,
     ssim_loss,
+    window_content_frames,
 )
 from training_toys import ToyGaussian
 
@@ -79,12 +81,44 @@ def test_motion_weight_emphasises_pixels_that_differ_from_the_content_frame():
     target = torch.zeros(1, 3, 3, 2, 2)
     target[:, :, 0, 0, 0] = 1.0  # frame 0 differs from the content frame (index 1) at one pixel
     recon = torch.full_like(target, 0.5)
-    plain = reconstruction_error(target, recon, "l1", 0.0)
-    weighted = reconstruction_error(target, recon, "l1", 4.0)
+    plain = reconstruction_error(target, recon, "l1", 0.0, window=3)
+    weighted = reconstruction_error(target, recon, "l1", 4.0, window=3)
     assert torch.equal(weighted[:, :, 1], plain[:, :, 1])  # the content frame itself is not reweighted
     assert weighted[0, 0, 0, 0, 0].item() == pytest.approx(plain[0, 0, 0, 0, 0].item() * (1 + 4 * 1.0))
     assert weighted[0, 0, 0, 1, 1].item() == plain[0, 0, 0, 1, 1].item()
-    assert reconstruction_error(target, recon, "mse")[0, 0, 1, 0, 0].item() == pytest.approx(0.25)
+    assert reconstruction_error(target, recon, "mse", window=3)[0, 0, 1, 0, 0].item() == pytest.approx(0.25)
+
+
+def _two_windows() -> torch.Tensor:
+    """A 32-frame clip (1 3 32 2 2) whose frame t has the value t: windows of 16 are told apart."""
+    return torch.arange(32.0).reshape(1, 1, 32, 1, 1).expand(1, 3, 32, 2, 2).contiguous()
+
+
+def test_each_window_of_a_long_clip_has_its_own_content_frame():
+    content = window_content_frames(_two_windows(), 16)
+    assert content.shape == (1, 3, 32, 2, 2)
+    assert content[0, 0, :16, 0, 0].tolist() == [7.0] * 16  # window 0: frame 7
+    assert content[0, 0, 16:, 0, 0].tolist() == [23.0] * 16  # window 1: frame 23, not the clip's 15
+
+
+def test_motion_weight_of_a_32_frame_clip_uses_frames_7_and_23():
+    target = _two_windows()
+    target[:, :, 16:24] = 23.0  # window 1 holds still up to its content frame 23
+    recon = torch.zeros_like(target)
+    plain = reconstruction_error(target, recon, "l1", 0.0, window=16)
+    weighted = reconstruction_error(target, recon, "l1", 1.0, window=16)
+    # frames equal to their window's content frame are not reweighted: 7 in window 0, 16..23 in
+    # window 1 (weighing by the clip's frame 15 would reweight all of them by 1 + 8 and more)
+    for frame in [7, *range(16, 24)]:
+        assert torch.equal(weighted[:, :, frame], plain[:, :, frame]), frame
+    # frame 31 is 8 away from frame 23 (and 16 away from frame 15)
+    assert weighted[0, 0, 31, 0, 0].item() == pytest.approx(31.0 * (1 + 8.0))
+    assert weighted[0, 0, 0, 0, 0].item() == 0.0  # frame 0 is 0 and so is its reconstruction
+
+
+def test_a_clip_of_partial_windows_is_refused():
+    with pytest.raises(ShapeError, match="whole number of 16-frame windows"):
+        reconstruction_error(torch.zeros(1, 3, 24, 2, 2), torch.zeros(1, 3, 24, 2, 2), "l1", 1.0, window=16)
 
 
 def test_perceptual_term_is_per_frame_on_all_frames():

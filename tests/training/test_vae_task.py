@@ -6,7 +6,7 @@ import torch
 from reducio.errors import ConfigError
 from reducio.models.vae import ReducioVAE, VAEConfig
 from reducio.training.config import VAEModelSection
-from reducio.training.vae_task import build_vae
+from reducio.training.vae_model import build_vae
 
 
 

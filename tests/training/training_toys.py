@@ -1,14 +1,20 @@
-"""Helpers for the training tests: a toy VAE with ReducioVAE's forward contract, toy data, a toy config."""
+"""Helpers for the training tests: a toy VAE with ReducioVAE's forward contract, toy data, a toy
+config, and `reducio ...` through the real command-line parser."""
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from reducio.cli.main import build_parser, load_command
 from reducio.training.config import (
     EMASection,
     LoggingSection,
@@ -115,3 +121,26 @@ def toy_config(**sections) -> VAETrainConfig:
     )
     base.update(sections)
     return VAETrainConfig(**base)
+
+
+def run_cli(argv: list[str]) -> int:
+    """`reducio ARGV` parsed by the real parser and run by the command's module; unlike
+    `reducio.cli.main.main`, a ReducioError propagates (so a test can match its message)."""
+    args = build_parser().parse_args(argv)
+    return int(load_command(args).run(args) or 0)
+
+
+# torchrun of the interpreter running the tests, found whether or not its venv is activated (never PATH's)
+TORCHRUN = Path(sys.executable).parent / "torchrun"
+
+
+def require_torchrun() -> Path:
+    """TORCHRUN, or skip the calling test without it; under CI (CI=1) its absence fails the test
+    instead, since CI must run the multi-process tests."""
+    if TORCHRUN.is_file():
+        return TORCHRUN
+    message = f"no torchrun next to {sys.executable}"
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{message}; CI={os.environ['CI']} must run the multi-process tests: install torch in "
+                    "the environment that runs them")
+    pytest.skip(message)

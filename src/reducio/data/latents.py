@@ -5,7 +5,8 @@ One shard is one `.safetensors` file holding a variable number of *records* (one
 and a reader loads exactly one clip's bytes:
 
     {k:05d}.latent          float16 (C, t, h, w)   motion latent, layer-normed (vae.normalize_latent)
-    {k:05d}.content_frame   uint8 / float16 (3, H, W)  the middle frame (T-1)//2 (uint8 0..255,
+    {k:05d}.content_frame   uint8 / float16 (3, H, W)  the content frame, the middle one
+                                                    (`content_frame_index`; uint8 0..255,
                                                     float16 in [-1, 1])
     {k:05d}.text            float16 (n, D)         the caption's n real token states (padding cut)
     {k:05d}.semantic        float16 (N, Ds)        optional: image-semantic tokens of the content frame
@@ -33,9 +34,10 @@ from safetensors.torch import save_file
 from torch.utils.data import Dataset
 from torch.utils.data._utils.collate import default_collate
 
-from reducio.loading.saving import atomic_write
 from reducio.data.buckets import BucketBatchSampler
 from reducio.errors import ConfigError, VideoInputError
+from reducio.loading.saving import atomic_write
+from reducio.models.vae.config import VAEConfig
 
 FORMAT = "reducio-latent-shard"
 SCHEMA_VERSION = 1
@@ -187,6 +189,18 @@ def check_compatible(reference: dict[str, Any], info: dict[str, Any], where: str
                 f"{where} was extracted with {key}={info.get(key)!r} but {against} has {key}={reference.get(key)!r}; "
                 "one dataset must come from one VAE / latent mode / encoder setup: extract into separate folders"
             )
+
+
+def shard_vae_config(info: dict[str, Any]) -> VAEConfig:
+    """The config of the VAE the shards were extracted with (their `info["vae_config"]`). Shards
+    written without it record only its `latent_channels`, which is then all the config holds
+    (what `reducio.models.compatibility.check_dit_fits_vae` reads)."""
+    if "vae_config" in info:
+        return VAEConfig.from_dict(info["vae_config"])
+    if "latent_channels" not in info:
+        raise LatentShardError("the shards' info names neither the VAE's config nor its latent_channels; "
+                               "re-extract them with `reducio extract`")
+    return VAEConfig(latent_channels=int(info["latent_channels"]))
 
 
 class LatentShardDataset(Dataset):

@@ -8,15 +8,18 @@ is cut off again after decoding. This is what `reducio reconstruct / encode / de
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from einops import rearrange
 
 from reducio.errors import ShapeError
+from reducio.loading.sources import assets_root
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +121,6 @@ def weights_warning(vae, source: str) -> str | None:
     Looks for `vae.is_random_init` (set by whoever builds the model) or `"trained": false` in a
     `metadata.json` beside the weights (built-in assets that ship untrained placeholder weights).
     """
-    import json
-    from pathlib import Path
-
     flagged = bool(getattr(vae, "is_random_init", False))
     candidates = []
     path = Path(source)
@@ -129,12 +129,7 @@ def weights_warning(vae, source: str) -> str | None:
     elif path.suffix:
         candidates.append(path.parent / "metadata.json")
     else:
-        try:
-            from reducio.loading.sources import assets_root
-
-            candidates.append(assets_root() / f"vae-{source}" / "metadata.json")
-        except ImportError:
-            pass
+        candidates.append(assets_root() / f"vae-{source}" / "metadata.json")
     for candidate in candidates:
         try:
             if candidate.is_file() and json.loads(candidate.read_text()).get("trained") is False:

@@ -21,6 +21,8 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from reducio.errors import VideoInputError
+
 SAMPLING_MODES = ("nearest", "stride")
 
 # Timestamps come from integer pts times a rational time base; 1 microsecond absorbs the float error.
@@ -38,8 +40,6 @@ class ClipTooShort(Exception):
 
 
 def check_mode(sampling: str) -> str:
-    from reducio.errors import VideoInputError
-
     if sampling not in SAMPLING_MODES:
         raise VideoInputError(f"sampling must be one of {', '.join(SAMPLING_MODES)}, got {sampling!r}")
     return sampling

@@ -2,7 +2,7 @@
 built-in stage-1 image generator, long clips window by window (docs/generate.md); editing a clip
 through its middle frame and motion transfer (VAE only, docs/edit.md).
 
-The input image is the clip's MIDDLE frame ((T-1)//2 = 7 of 16), not its first frame, unless
+The input image is the clip's MIDDLE frame (`vae.content_frame_index`: 7 of 16), not its first frame, unless
 `image_position="first"` (then the clip is generated around it and starts at it).
 """
 

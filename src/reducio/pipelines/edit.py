@@ -92,7 +92,7 @@ class ReducioEditPipeline(DiffusionPipeline):
 
     @property
     def content_index(self) -> int:
-        """The content frame of a window: its middle frame, (16 - 1) // 2 = 7."""
+        """The content frame of a window: its middle frame (7 of 16)."""
         return self.vae.content_frame_index(self.window)
 
     def window_plan(self, num_frames: int) -> WindowPlan:

@@ -2,7 +2,8 @@
 
 What one clip becomes follows the release's `scripts/extract_latent.py` (docs/architecture.md §5.2): the
 Reducio-VAE motion latent (a posterior sample, or the mode), layer-normed with
-`vae.normalize_latent` and stored in float16; the content frame (the middle frame (T-1)//2) as
+`vae.normalize_latent` and stored in float16; the content frame (`content_frame_index`, the middle
+frame) as
 pixels; the caption's text-encoder token states; optionally the semantic tokens and the unscaled
 content latent of the content frame. The layout is `reducio.data.latents`.
 
@@ -28,6 +29,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from reducio.data.buckets import closest_bucket
+from reducio.data.datasets import load_captions
 from reducio.data.latents import (
     LatentShardError,
     ShardRecord,
@@ -37,7 +40,16 @@ from reducio.data.latents import (
     shard_name,
     write_shard,
 )
+from reducio.data.sampling import stride_for
+from reducio.data.synthetic.world import SPLIT_ALIASES, SPLITS, make_clip, parse_split_spec
+from reducio.data.transforms import center_crop_box
+from reducio.data.video_io import expand_inputs, probe_video, read_video
 from reducio.errors import ConfigError, VideoInputError
+from reducio.loading.saving import atomic_write_text
+from reducio.models.vae import ReducioVAE, VAEConfig
+from reducio.models.vae.config import content_frame_index
+from reducio.pipelines.components import load_content_encoder, load_semantic_encoder
+from reducio.pipelines.components import load_text_encoder as load_text_encoder_reference
 from reducio.configs import Config
 
 logger = logging.getLogger(__name__)
@@ -110,8 +122,6 @@ class ExtractReport:
 def load_vae(spec: str, *, device=None, dtype=None):
     """A ReducioVAE for `spec`: anything `ReducioVAE.from_pretrained` takes, or `random:PRESET[@SEED]`
     (a seeded random init of a preset: smoke tests and the CPU recipes before a VAE is trained)."""
-    from reducio.models.vae import ReducioVAE, VAEConfig
-
     if spec.startswith("random:"):
         preset, _, seed = spec[len("random:"):].partition("@")
         with torch.random.fork_rng(devices=[]):
@@ -139,23 +149,17 @@ def encoder_reference(kind: str, spec: str, **options) -> dict[str, Any]:
 
 def load_text_encoder(spec: str, *, max_length: int | None = None, device=None, dtype=None,
                       local_files_only: bool = False):
-    from reducio.pipelines.components import load_text_encoder as load
-
-    return load(encoder_reference("text", spec, max_length=max_length), device=device, torch_dtype=dtype,
+    return load_text_encoder_reference(encoder_reference("text", spec, max_length=max_length), device=device, torch_dtype=dtype,
                 local_files_only=local_files_only)
 
 
 def build_semantic_encoder(spec: str, *, device=None, dtype=None, local_files_only: bool = False):
-    from reducio.pipelines.components import load_semantic_encoder
-
     encoder = load_semantic_encoder(encoder_reference("semantic", spec), device=device, torch_dtype=dtype,
                                     local_files_only=local_files_only)
     return encoder.to(device)
 
 
 def build_content_encoder(spec: str, *, device=None, dtype=None, local_files_only: bool = False):
-    from reducio.pipelines.components import load_content_encoder
-
     encoder = load_content_encoder(encoder_reference("content", spec), device=device, torch_dtype=dtype,
                                    local_files_only=local_files_only)
     return encoder.to(device)
@@ -193,8 +197,6 @@ class ClipSource:
     def __init__(self, config: ExtractConfig) -> None:
         self.config = config
         if config.source == "synthetic":
-            from reducio.data.synthetic.world import SPLIT_ALIASES, SPLITS, parse_split_spec
-
             # "train:diagonal": a split of the world with the opt-in diagonal motion set
             split, _, _ = config.split.partition(":")
             if SPLIT_ALIASES.get(split, split) not in SPLITS:
@@ -203,9 +205,6 @@ class ClipSource:
             self.split, self.motion = parse_split_spec(config.split)
             self.length = config.count
             return
-        from reducio.data.datasets import load_captions
-        from reducio.data.video_io import expand_inputs
-
         if config.captions:
             root = Path(config.videos) if config.videos else Path(config.captions).parent
             pairs = load_captions(config.captions)
@@ -224,8 +223,6 @@ class ClipSource:
         return self._synthetic(item) if self.config.source == "synthetic" else self._video(item)
 
     def _synthetic(self, item: int) -> list[Clip]:
-        from reducio.data.synthetic.world import make_clip
-
         c = self.config
         clip = make_clip(c.start + item, self.split, c.size, c.frames, self.motion)
         video = torch.from_numpy(clip.video).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)  # 3 T H W
@@ -236,11 +233,6 @@ class ClipSource:
         return [Clip(video, clip.caption, meta)]
 
     def _video(self, item: int) -> list[Clip]:
-        from reducio.data.buckets import closest_bucket
-        from reducio.data.sampling import stride_for
-        from reducio.data.transforms import center_crop_box
-        from reducio.data.video_io import probe_video, read_video
-
         c, path = self.config, self.paths[item]
         info = probe_video(path)
         bucket = closest_bucket(info.height, info.width, c.buckets) if c.buckets else None
@@ -299,7 +291,7 @@ class ClipEncoder:
             "content_channels": int(content_encoder.channels) if content_encoder is not None else None,
             "has_content_latent": content_encoder is not None,
             "content_frame_dtype": config.content_frame_dtype,
-            "content_frame_index": (config.frames - 1) // 2,
+            "content_frame_index": content_frame_index(config.frames),
             "source": config.source,
             "shard_size": config.shard_size,
         }
@@ -317,7 +309,7 @@ class ClipEncoder:
         else:
             z = dist.mode()
         latent = vae.normalize_latent(z).float().cpu()                           # B C t h w, layer-normed
-        frame = video[:, :, (video.shape[2] - 1) // 2].float()                    # B 3 H W
+        frame = video[:, :, content_frame_index(video.shape[2])].float()          # B 3 H W
         text = self.text_encoder.encode([clip.caption for clip in clips])
         lengths = text.mask.sum(dim=1)                                            # B
         if not torch.equal(text.mask, torch.arange(text.mask.shape[1], device=text.mask.device) < lengths[:, None]):
@@ -333,7 +325,8 @@ class ClipEncoder:
         stored_frame = content_frame_to_stored(frame, c.content_frame_dtype).cpu()
         records = []
         for b, clip in enumerate(clips):
-            meta = {**clip.meta, "content_frame_index": (c.frames - 1) // 2, "latent_shape": list(latent.shape[1:])}
+            meta = {**clip.meta, "content_frame_index": content_frame_index(c.frames),
+                    "latent_shape": list(latent.shape[1:])}
             records.append(ShardRecord(
                 latent=latent[b], content_frame=stored_frame[b], text=text.tokens[b, : int(lengths[b])].float().cpu(),
                 meta=meta,
@@ -480,8 +473,6 @@ def extract(config: ExtractConfig, *, vae=None, text_encoder=None, semantic_enco
 
 
 def _finish(root: Path, report: ExtractReport) -> ExtractReport:
-    from reducio.loading.saving import atomic_write_text
-
     data = {**asdict(report), "clips_per_second": report.clips_per_second}
     atomic_write_text(root / f"extract-report-r{report.rank:03d}.json", json.dumps(data, indent=2) + "\n")
     return report

@@ -9,14 +9,20 @@ stage1/ as one ReducioStage1Generator. Loading it gives the same weights, settin
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
+import diffusers
 import torch
 
 from reducio.diffusion import DiffusionConfig
 from reducio.errors import CheckpointError
+from reducio.models.dit import ReducioDiT
+from reducio.models.vae import ReducioVAE
+from reducio.pipelines.components import load_content_encoder, load_semantic_encoder, load_text_encoder
+from reducio.pipelines.stage1 import ReducioStage1Generator, stage1_components
 
 FORMAT_VERSION = 1
 REFERENCE = "reference.json"
@@ -26,14 +32,6 @@ def load_legacy_pipeline(folder: Path, cls: type, *, torch_dtype: torch.dtype | 
                          **components: Any):
     """A `cls` pipeline (image- or text-to-video) from an old-layout folder. `components` given
     by name (vae=..., text_encoder=...) are used instead of the folder's."""
-    import diffusers
-
-    from reducio.models.dit import ReducioDiT
-    from reducio.models.vae import ReducioVAE
-    from reducio.pipelines.components import load_content_encoder, load_semantic_encoder, load_text_encoder
-    from reducio.pipelines.stage1 import ReducioStage1Generator
-    from reducio.pipelines.text_to_video import ReducioTextToVideoPipeline, stage1_components
-
     index = json.loads((folder / "model_index.json").read_text())
     version = index.get("_reducio_format")
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -81,7 +79,7 @@ def load_legacy_pipeline(folder: Path, cls: type, *, torch_dtype: torch.dtype | 
         if key in defaults:
             parts[f"default_{key}"] = defaults[key]
     parts["component_sources"] = sources or None
-    if issubclass(cls, ReducioTextToVideoPipeline):
+    if "image_transformer" in _init_names(cls):  # a text-to-video pipeline: it takes stage 1
         stage1 = index.get("stage1")
         if stage1 is None:
             raise CheckpointError(f"{folder} is an image-to-video pipeline (no stage-1 generator); "
@@ -100,8 +98,6 @@ def load_legacy_pipeline(folder: Path, cls: type, *, torch_dtype: torch.dtype | 
 
 
 def _init_names(cls: type) -> set[str]:
-    import inspect
-
     return set(inspect.signature(cls.__init__).parameters) - {"self"}
 
 

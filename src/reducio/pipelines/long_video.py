@@ -2,7 +2,7 @@
 previous window already produced.
 
 Reducio-VAE and Reducio-DiT work on W-frame windows (W = 16) whose content frame is the middle
-one, c = (W - 1) // 2 = 7 (docs/architecture.md §1; `ReducioVAE.content_frame_index`). To extend a clip, the next
+one, c = `ReducioVAE.content_frame_index(W)` = 7 (docs/architecture.md §1). To extend a clip, the next
 window is placed so that *its* content frame is the *last* frame of the previous window:
 
     window k covers global frames [k * s, k * s + W),  stride s = W - 1 - c = 8

@@ -58,6 +58,7 @@ from reducio.errors import ConfigError, ModelNotFoundError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.dit.refiner import ConvRefiner
 from reducio.models.frame_text_matcher import FrameTextMatcher
+from reducio.pipelines.components import load_text_encoder
 
 # ----------------------------------------------------------------------------- config
 
@@ -340,8 +341,6 @@ class ReducioStage1Generator(nn.Module):
     def text_encoder(self) -> TextEncoder:
         """The text encoder (loaded from `config.text_encoder` on first use)."""
         if self._text_encoder is None:
-            from reducio.pipelines.components import load_text_encoder
-
             self.set_text_encoder(load_text_encoder(self.config.text_encoder, device=self.device))
         return self._text_encoder
 
@@ -437,7 +436,7 @@ class ReducioStage1Generator(nn.Module):
         if candidates > 1 and self.reranker is None:
             raise PipelineInputError(f"`num_candidates` {candidates} needs a reranker to choose among the "
                                      "candidates and this stage-1 generator has none; use 1, or attach "
-                                     "one (scripts/train_stage1_reranker.py)")
+                                     "one (`reducio train reranker`, then attach_reranker)")
 
         if prompt_embeds is None:
             prompts = [prompt] if isinstance(prompt, str) else list(prompt)
@@ -486,6 +485,20 @@ class ReducioStage1Generator(nn.Module):
         return images.view(prompts_in, candidates, *images.shape[1:])[torch.arange(prompts_in), best]
 
 
+def stage1_components(generator: ReducioStage1Generator) -> dict[str, Any]:
+    """The stage-1 components and settings of a ReducioTextToVideoPipeline from a generator
+    (the arguments `ReducioTextToVideoPipeline(...)` takes for them)."""
+    config = generator.config
+    return dict(image_transformer=generator.dit, image_refiner=generator.refiner,
+                image_reranker=generator.reranker,
+                image_scheduler=make_scheduler(config.diffusion, config.sampler),
+                stage1_diffusion_config=config.diffusion.to_dict(),
+                stage1_image_size=config.image_size,
+                stage1_num_inference_steps=config.num_inference_steps,
+                stage1_guidance_scale=config.guidance_scale,
+                stage1_num_candidates=config.num_candidates)
+
+
 def _check_sampling_args(steps, scale, height, width, patch, prompt, prompt_embeds) -> None:
     if (prompt is None) == (prompt_embeds is None):
         raise PipelineInputError("pass exactly one of `prompt` and `prompt_embeds`, got "
@@ -503,4 +516,5 @@ def _check_sampling_args(steps, scale, height, width, patch, prompt, prompt_embe
                                      f"{p}, got {value!r}")
 
 
-__all__ = ["STAGE1_PRESETS", "ImageRefiner", "ImageReranker", "ReducioStage1Generator", "Stage1Config"]
+__all__ = ["STAGE1_PRESETS", "ImageRefiner", "ImageReranker", "ReducioStage1Generator", "Stage1Config",
+           "stage1_components"]

@@ -43,7 +43,12 @@ from reducio.pipelines.base import (
     check_number,
 )
 from reducio.pipelines.images import as_prompt_list
-from reducio.pipelines.stage1 import ImageRefiner, ImageReranker, ReducioStage1Generator
+from reducio.pipelines.stage1 import (
+    ImageRefiner,
+    ImageReranker,
+    ReducioStage1Generator,
+    stage1_components,
+)
 
 
 class ReducioTextToVideoPipeline(ReducioVideoPipeline):
@@ -286,19 +291,6 @@ class ReducioTextToVideoPipeline(ReducioVideoPipeline):
         timings["total"] = time.perf_counter() - start
         return self._output(videos, all_latents, plan, output_type, content_image.cpu(), timings,
                             return_dict)
-
-
-def stage1_components(generator: ReducioStage1Generator) -> dict[str, Any]:
-    """The stage-1 components and settings of a ReducioTextToVideoPipeline from a generator."""
-    config = generator.config
-    return dict(image_transformer=generator.dit, image_refiner=generator.refiner,
-                image_reranker=generator.reranker,
-                image_scheduler=make_scheduler(config.diffusion, config.sampler),
-                stage1_diffusion_config=config.diffusion.to_dict(),
-                stage1_image_size=config.image_size,
-                stage1_num_inference_steps=config.num_inference_steps,
-                stage1_guidance_scale=config.guidance_scale,
-                stage1_num_candidates=config.num_candidates)
 
 
 __all__ = ["ReducioTextToVideoPipeline", "stage1_components"]

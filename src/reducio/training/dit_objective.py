@@ -9,18 +9,38 @@ content frame by frozen encoders (cheap for the built-in PatchPixel / PooledRGB 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import Subset
 
-from reducio.data.latents import ungroup
+from reducio.data.latents import (
+    BucketGroupedDataset,
+    LatentShardDataset,
+    check_compatible,
+    shard_vae_config,
+    ungroup,
+)
+from reducio.diffusion import (
+    guided_prediction,
+    init_noise_sigma,
+    make_objective,
+    make_scheduler,
+    sample_condition_drop,
+    scale_model_input,
+)
 from reducio.errors import ConfigError, ReducioError
-from reducio.training.config import EMASection, LoggingSection, LoRASection, RunSection
-from reducio.configs import Config
+from reducio.loading.pixart import init_from_pixart
+from reducio.models.compatibility import check_dit_fits_vae
+from reducio.models.dit import DiTConfig, ReducioDiT
+from reducio.pipelines.extract import build_content_encoder, build_semantic_encoder, load_vae
+from reducio.training.config.dit import DiTModelSection, DiTTrainConfig, diffusion_config, dit_config
+from reducio.training.fsdp import is_sharded, shard_transformer
+from reducio.training.lora import add_lora, lora_parameter_names, save_lora
 from reducio.training.objective import Objective, Samples
+from reducio.training.schedules import WarmupConstant
 
 logger = logging.getLogger(__name__)
 
@@ -31,146 +51,28 @@ BUILTIN_CONTENT = {3: "pooled-rgb"}
 
 
 # --------------------------------------------------------------------------------------------
-# Config
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class DiTModelSection(Config):
-    preset: str = "reducio-dit-1.2b"
-    overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields replacing the preset's
-    init: str | None = None  # a DiT from_pretrained path, or "pixart:PATH" (init_from_pixart)
-    vae: str | None = None  # decodes validation samples; None: the `vae` the shards were extracted with
-    # "auto": stored in the shards, else the built-in matching the branch width; "stored";
-    # "none" (branch left unused); or an encoder spec (patch-pixel / CLIP path, pooled-rgb / SD-VAE path).
-    semantic_encoder: str = "auto"
-    content_encoder: str = "auto"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LatentDataSection(Config):
-    root: str | None = None  # folder of latent shards (reducio extract --output)
-    sample_root: str | None = None  # shards whose first items are the validation samples (default: root)
-    batch_size: int = 64  # per process
-    num_workers: int = 4
-    shuffle: bool = True
-    bucket_group: int | None = None  # clips per aspect-bucket group (mixed-size shards); needs batch_size 1
-    fps: int = 16  # of the sample videos
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.num_workers < 0:
-            raise ConfigError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got "
-                              f"{self.batch_size} / {self.num_workers}")
-        if self.bucket_group is not None and self.batch_size != 1:
-            raise ConfigError(f"data.bucket_group={self.bucket_group} makes each item a batch of one aspect "
-                              f"bucket; set data.batch_size=1 (got {self.batch_size})")
-
-
-@dataclass(frozen=True, kw_only=True)
-class DiTOptimSection(Config):
-    # PixArt-alpha's recipe: AdamW lr 2e-5, weight decay 0.03, eps 1e-10, 1000 warm-up steps, clip 0.01.
-    lr: float = 2e-5
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.03
-    eps: float = 1e-10
-    warmup_steps: int = 1000
-    grad_clip: float | None = 0.01
-
-    def __post_init__(self) -> None:
-        if self.lr <= 0 or self.warmup_steps < 0:
-            raise ConfigError(f"optim.lr must be > 0 and optim.warmup_steps >= 0, got {self.lr} / {self.warmup_steps}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class SamplingSection(Config):
-    sampler: str | None = None  # None: dpm (epsilon) / euler (flow)
-    steps: int = 20
-    text_scale: float = 4.5
-    image_scale: float = 1.0
-    seed: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class DiTTrainConfig(Config):
-    """A whole DiT training run; `diffusion` holds DiffusionConfig fields (objective, drop rates...)."""
-
-    task: Literal["dit"] = "dit"
-    model: DiTModelSection = field(default_factory=DiTModelSection)
-    data: LatentDataSection = field(default_factory=LatentDataSection)
-    optim: DiTOptimSection = field(default_factory=DiTOptimSection)
-    diffusion: dict[str, Any] = field(default_factory=dict)
-    sampling: SamplingSection = field(default_factory=SamplingSection)
-    train: RunSection = field(default_factory=lambda: RunSection(mixed_precision="bf16", gradient_checkpointing=True))
-    ema: EMASection = field(default_factory=lambda: EMASection(enabled=True, decay=0.9999))
-    logging: LoggingSection = field(default_factory=LoggingSection)
-    # rank >= 1: train a LoRA adapter on the frozen DiT of model.init and export only the adapter
-    lora: LoRASection = field(default_factory=LoRASection)
-    effective: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.model.init or self.model.init.startswith("pixart:"):
-            dit_config(self.model)  # a bad preset / override fails at load time, naming the key
-        diffusion_config(self.diffusion, None)
-        if self.lora.enabled and self.train.fsdp:
-            raise ConfigError(f"lora.rank={self.lora.rank} with train.fsdp=true: sharding a frozen base with "
-                              "adapters is not supported here; set train.fsdp=false (the adapter trains with DDP)")
-
-
-def dit_config(section: DiTModelSection):
-    from reducio.models.dit import DiTConfig
-
-    base = DiTConfig.preset(section.preset)
-    return base.replace(**section.overrides) if section.overrides else base
-
-
-def diffusion_config(values: dict[str, Any], prediction_type: str | None):
-    """DiffusionConfig from the `diffusion` section; its objective must match the DiT's prediction."""
-    from reducio.diffusion import DiffusionConfig
-
-    values = dict(values)
-    objective = values.pop("objective", prediction_type or "epsilon")
-    if prediction_type is not None and objective != prediction_type:
-        raise ConfigError(f"diffusion.objective={objective!r} but the DiT predicts {prediction_type!r}; "
-                          f"set model.overrides.prediction_type={objective} or drop diffusion.objective")
-    return DiffusionConfig.from_dict({**values, "objective": objective})
-
-
-class WarmupConstant:
-    """LR factor min(1, (n + 1) / warmup): linear warm-up, then constant (PixArt); no zero-lr step."""
-
-    def __init__(self, warmup_steps: int) -> None:
-        self.warmup_steps = warmup_steps
-
-    def __call__(self, n: int) -> float:
-        return 1.0 if self.warmup_steps <= 0 else min(1.0, (n + 1) / self.warmup_steps)
-
-
-# --------------------------------------------------------------------------------------------
 # Models and conditions
 # --------------------------------------------------------------------------------------------
 
 
 def build_dit(section: DiTModelSection) -> nn.Module:
     """A ReducioDiT: from a preset (+ overrides), a saved DiT (`init`), or PixArt weights (`pixart:PATH`)."""
-    from reducio.models.dit import ReducioDiT
-
     if section.init and not section.init.startswith("pixart:"):
         logger.info("initialising the DiT from %s", section.init)
         return ReducioDiT.from_pretrained(section.init)
     dit = ReducioDiT(dit_config(section))
     if section.init:
-        from reducio.loading.pixart import init_from_pixart
-
         init_from_pixart(dit, section.init[len("pixart:"):])
     return dit
 
 
-def resolve_conditions(config, info: dict[str, Any], section: DiTModelSection) -> dict[str, str | None]:
-    """For each DiT branch: "stored", an encoder spec to recompute it from the content frame, or None."""
+def resolve_conditions(config: DiTConfig, info: dict[str, Any],
+                       section: DiTModelSection) -> dict[str, str | None]:
+    """For each DiT branch: "stored", an encoder spec to recompute it from the content frame, or None.
+    ConfigError when the DiT does not take the latents of the VAE the shards were extracted with."""
     plan: dict[str, str | None] = {"text": None, "semantic": None, "content": None}
-    if config.in_channels != info.get("latent_channels"):
-        raise ConfigError(f"the DiT takes {config.in_channels}-channel latents but the shards hold "
-                          f"{info.get('latent_channels')} ({info.get('vae')}); set model.overrides.in_channels")
+    check_dit_fits_vae(config, shard_vae_config(info),
+                       where=f"{info.get('vae')!r}, which extracted the shards; or set model.overrides.in_channels")
     if config.text_dim is not None:
         if config.text_dim != info.get("text_dim"):
             raise ConfigError(f"the DiT's text_dim is {config.text_dim} but the shards' text encoder "
@@ -242,17 +144,12 @@ class DiTObjective(Objective):
 
     # ------------------------------------------------------------------ setup
     def setup(self, accelerator) -> None:
-        from reducio.pipelines.extract import build_content_encoder, build_semantic_encoder
-        from reducio.diffusion import make_objective
-
         cfg, optim = self.config, self.config.optim
         self.accelerator = accelerator
         dit = self._dit if self._dit is not None else build_dit(cfg.model)
         if self.plan is None:  # the architecture came from --init
             self.plan = resolve_conditions(dit.arch, self.info, cfg.model)
         if cfg.lora.enabled:
-            from reducio.training.lora import add_lora
-
             add_lora(dit, cfg.lora)  # the base is frozen: only the adapter reaches the optimiser
         if cfg.train.gradient_checkpointing:
             dit.enable_gradient_checkpointing()
@@ -268,9 +165,7 @@ class DiTObjective(Objective):
             encoder.to(accelerator.device)
         if cfg.train.fsdp:
             # FSDP2: each process holds 1/N of every weight (training/fsdp.py); accelerate prepares
-            # only the optimizer, the sharded module does its own gradient reduce-scatter
-            from reducio.training.fsdp import shard_transformer
-
+            # only the optimizer; the sharded module does its own gradient reduce-scatter
             if accelerator.mixed_precision == "fp16":
                 raise ConfigError("train.fsdp=true with train.mixed_precision=fp16: the fp16 gradient scaler is "
                                   "not tested on sharded gradients here; use train.mixed_precision=bf16 (or no)")
@@ -301,20 +196,14 @@ class DiTObjective(Objective):
     def ema_names(self) -> list[str] | None:
         if not self.config.lora.enabled:
             return None
-        from reducio.training.lora import lora_parameter_names
-
         return lora_parameter_names(self.ema_target())
 
     def effective(self) -> dict[str, Any]:
         dit = self.accelerator.unwrap_model(self.dit)
         group = self.config.data.bucket_group or 1
-        from reducio.training.fsdp import is_sharded
-
         lora = self.config.lora
         adapter = None
         if lora.enabled:
-            from reducio.training.lora import lora_parameter_names
-
             names = set(lora_parameter_names(dit))
             adapter = {"rank": lora.rank, "alpha": lora.alpha or lora.rank, "targets": list(lora.targets),
                        "parameters": sum(p.numel() for n, p in dit.named_parameters() if n in names),
@@ -374,8 +263,6 @@ class DiTObjective(Objective):
         return {"loss/total": values[0], "cfg/text_dropped": values[1], "cfg/image_dropped": values[2], "lr/dit": lr}
 
     def _drops(self, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        from reducio.diffusion import sample_condition_drop
-
         d = self.diffusion_config
         return sample_condition_drop(batch, d.text_drop_prob, d.image_drop_prob, device=device)
 
@@ -418,9 +305,6 @@ class DiTObjective(Objective):
 
     def generate(self, dit, shape, conditions, generator) -> torch.Tensor:
         """Sample latents (B, C, t, h, w) for the conditions with the configured sampler and guidance."""
-        from reducio.diffusion import (guided_prediction, init_noise_sigma, make_objective, make_scheduler,
-                                       scale_model_input)
-
         s = self.config.sampling
         scheduler = make_scheduler(self.diffusion_config, s.sampler)
         scheduler.set_timesteps(s.steps, device=self.accelerator.device)
@@ -438,8 +322,6 @@ class DiTObjective(Objective):
 
     def _sample_vae(self) -> nn.Module | None:
         if self._vae is None and not self._vae_failed:
-            from reducio.pipelines.extract import load_vae
-
             spec = self.config.model.vae or self.info.get("vae")
             try:
                 self._vae = load_vae(spec, device=self.accelerator.device)
@@ -454,8 +336,6 @@ class DiTObjective(Objective):
     def export(self, directory: Path, states: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
         dit = self.accelerator.unwrap_model(self.dit)
         if self.config.lora.enabled:  # the adapter only; the base is model.init, unchanged
-            from reducio.training.lora import save_lora
-
             save_lora(dit, directory)
             return
         if states is not None:  # sharded: an unsharded copy with the gathered weights
@@ -472,8 +352,6 @@ class DiTObjective(Objective):
 
 def build_dit_training(config: DiTTrainConfig):
     """(objective, train dataset, sample dataset) for `reducio train dit`."""
-    from reducio.data.latents import BucketGroupedDataset, LatentShardDataset, check_compatible
-
     data = config.data
     if not data.root:
         raise ConfigError("data.root is not set; pass --set data.root=/path/to/shards (made by `reducio extract`)")
@@ -492,4 +370,4 @@ def same_bucket_subset(dataset, count: int):
     """The first `count` items sharing item 0's size (a sample batch must collate)."""
     keys = dataset.bucket_keys()
     picked = [i for i, key in enumerate(keys) if key == keys[0]][:count]
-    return torch.utils.data.Subset(dataset, picked)
+    return Subset(dataset, picked)

@@ -8,6 +8,9 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from reducio.errors import CheckpointError, ConfigError
+from reducio.training.fsdp import copy_full_into_sharded
+
 
 class EMA:
     """shadow <- decay * shadow + (1 - decay) * param, every `update_every` steps from `start_step`.
@@ -27,8 +30,6 @@ class EMA:
         if names is not None:
             absent = sorted(set(names) - set(state))
             if absent:
-                from reducio.errors import ConfigError
-
                 raise ConfigError(f"EMA asked to average {len(absent)} tensors the model does not have "
                                   f"(first: {absent[0]})")
         self.partial = names is not None
@@ -56,12 +57,8 @@ class EMA:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         missing = sorted(set(self.shadow) - set(state))
         if missing:
-            from reducio.errors import CheckpointError
-
             raise CheckpointError(f"EMA state lacks {len(missing)} tensors (first: {missing[0]}); "
                                   "the checkpoint was written for another model")
-        from reducio.training.fsdp import copy_full_into_sharded
-
         # whole tensors from a checkpoint; a sharded (FSDP) shadow keeps its own shard of each
         copy_full_into_sharded(self.shadow, {n: state[n] for n in self.shadow})
 
@@ -75,8 +72,6 @@ class EMA:
             return
         result = model.load_state_dict(state, strict=False)
         if result.unexpected_keys:
-            from reducio.errors import CheckpointError
-
             raise CheckpointError(f"EMA tensors {result.unexpected_keys[:3]} are not in the model")
 
     @contextmanager

@@ -15,31 +15,35 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from reducio.errors import CheckpointError
+from reducio.models.dit import DiTConfig, ReducioDiT
+from reducio.models.vae import ReducioVAE, VAEConfig
+from reducio.pipelines.stage1 import ImageReranker, ReducioStage1Generator, Stage1Config
+from reducio.training.checkpoint import STATE_FILE, read_json, resolve_checkpoint
+from reducio.training.config import DiTModelSection, LoRASection
+from reducio.training.dit_objective import build_dit
+from reducio.training.lora import add_lora, save_lora
 
 # task -> (model file in checkpoints/*/models, key of the architecture in config["effective"])
-_TASKS = {"vae": ("vae", "vae_config"), "dit": ("dit", "dit_config"), "stage1": ("stage1", "stage1_config")}
+_TASKS = {"vae": ("vae", "vae_config"), "dit": ("dit", "dit_config"), "stage1": ("stage1", "stage1_config"),
+          "reranker": ("reranker", "reranker_config")}
 
 
 def _build(task: str, architecture: dict) -> torch.nn.Module:
     if task == "vae":
-        from reducio.models.vae import ReducioVAE
-        from reducio.models.vae.config import VAEConfig
-
         return ReducioVAE(VAEConfig.from_dict(architecture))
     if task == "dit":
-        from reducio.models.dit import DiTConfig, ReducioDiT
-
         return ReducioDiT(DiTConfig.from_dict(architecture))
-    from reducio.pipelines.stage1 import ReducioStage1Generator, Stage1Config
-
+    if task == "reranker":
+        return ImageReranker(**architecture)
     return ReducioStage1Generator(Stage1Config.from_dict(architecture))
 
 
 def _unwrap(state: dict, expected: set) -> dict:
-    """Drop the training wrapper's prefix (stage 1 trains its model as `generator.`) when the keys
-    match the model only without it."""
+    """Drop the training wrapper's prefix (stage 1 trains its model as `generator.`, the reranker
+    as `reranker.`) when the keys match the model only without it."""
     if set(state) == expected:
         return state
     prefixes = {key.split(".", 1)[0] for key in state}
@@ -58,8 +62,6 @@ def _architecture(task: str, config: dict, path: Path) -> dict:
         return architecture
     model = config.get("model") or {}
     if task == "vae" and model.get("preset"):  # runs from before effective.vae_config existed
-        from reducio.models.vae.config import VAEConfig
-
         return VAEConfig.preset(model["preset"]).replace(**(model.get("overrides") or {})).to_dict()
     raise CheckpointError(f"checkpoint {path} does not record its architecture "
                           f"(config.json effective.{arch_key}); it was written by an older reducio")
@@ -68,10 +70,6 @@ def _architecture(task: str, config: dict, path: Path) -> dict:
 def load_checkpoint_model(checkpoint: str | Path, *, ema: bool = True) -> tuple[torch.nn.Module, dict]:
     """(model in eval mode, info) of `checkpoint`: a `checkpoints/step-…` folder, or a run folder
     (its latest checkpoint). info: task, step, weights ("ema" / "raw"), checkpoint path."""
-    from safetensors.torch import load_file
-
-    from reducio.training.checkpoint import STATE_FILE, read_json, resolve_checkpoint
-
     path = Path(checkpoint)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint {str(path)!r} is not a folder; pass a run folder or one of "
@@ -103,12 +101,6 @@ def load_checkpoint_model(checkpoint: str | Path, *, ema: bool = True) -> tuple[
 
 def _load_lora_checkpoint(path: Path, config: dict, state: dict, *, ema: bool) -> tuple[torch.nn.Module, dict]:
     """A LoRA run's checkpoint: its base (model.init) with the adapter of the checkpoint (EMA or raw)."""
-    from safetensors.torch import load_file
-
-    from reducio.training.config import LoRASection
-    from reducio.training.dit_objective import DiTModelSection, build_dit
-    from reducio.training.lora import add_lora
-
     model = add_lora(build_dit(DiTModelSection.from_dict(config["model"])), LoRASection.from_dict(config["lora"]))
     weights, used = path / "ema.safetensors", "ema"
     if not ema or not weights.is_file():
@@ -130,8 +122,6 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, *, ema: bool =
     (reducio.training.lora.save_lora). Returns what was written (task, step, weights used, paths)."""
     model, info = load_checkpoint_model(checkpoint, ema=ema)
     if info.get("lora"):
-        from reducio.training.lora import save_lora
-
         save_lora(model, output)
     else:
         model.save_pretrained(output)

@@ -29,6 +29,7 @@ from reducio.training.checkpoint import (
     CheckpointManager,
     capture_rng_state,
     read_checkpoint,
+    resolve_checkpoint,
     restore_rng_state,
     write_json,
     write_safetensors,
@@ -130,8 +131,6 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _resolve_resume(self, checkpoints: CheckpointManager) -> Path | None:
-        from reducio.training.checkpoint import resolve_checkpoint
-
         if self.resume is None:
             existing = checkpoints.latest()
             if existing is not None:

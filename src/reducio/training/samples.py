@@ -1,4 +1,4 @@
-"""Writing visual samples: a PNG grid of frames (always) and an mp4 when reducio's video I/O is there."""
+"""Writing visual samples: a PNG grid of frames and, kinds side by side, an mp4 per clip."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from einops import rearrange
 from PIL import Image
+
+from reducio.data.video_io import side_by_side, write_video
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +31,12 @@ def frame_grid(videos: dict[str, torch.Tensor]) -> np.ndarray:
 
 
 def write_samples(directory: Path, step: int, videos: dict[str, torch.Tensor], fps: int = 16) -> list[Path]:
-    """Save `step-XXXXXXXX.png` (and `.mp4`, kinds side by side, when reducio.data.video_io exists)."""
+    """Save `step-XXXXXXXX.png` and `step-XXXXXXXX-B.mp4` (kinds side by side) for each clip B."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     png = directory / f"step-{step:08d}.png"
     Image.fromarray(frame_grid(videos)).save(png)
     written.append(png)
-    try:
-        from reducio.data.video_io import side_by_side, write_video
-    except ImportError:
-        return written
     try:
         clips = [v.detach().float().clamp(-1, 1).cpu() for v in videos.values()]
         for b in range(clips[0].shape[0]):

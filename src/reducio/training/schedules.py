@@ -60,3 +60,13 @@ class Constant:
 def lambda_scheduler(optimizer: Optimizer, multiplier) -> LambdaLR:
     """LambdaLR whose state_dict holds the multiplier's plain attributes (loadable with weights_only)."""
     return LambdaLR(optimizer, lr_lambda=multiplier)
+
+
+class WarmupConstant:
+    """LR factor min(1, (n + 1) / warmup): linear warm-up, then constant (PixArt); no zero-lr step."""
+
+    def __init__(self, warmup_steps: int) -> None:
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, n: int) -> float:
+        return 1.0 if self.warmup_steps <= 0 else min(1.0, (n + 1) / self.warmup_steps)

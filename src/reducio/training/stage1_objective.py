@@ -1,6 +1,6 @@
 """Training the built-in stage-1 image generator (`reducio.pipelines.stage1`) with the shared loop.
 
-Data: content frames (the middle frame (T-1)//2) of the synthetic world rendered on the fly with
+Data: content frames (the middle frame, `content_frame_index`) of the synthetic world rendered on the fly with
 their captions (`data.kind=shapes`), or the content frames and text embeddings stored in latent
 shards (`data.kind=shards`). The loss is `ReducioStage1Generator.training_loss` (rectified flow by
 default, caption dropout for guidance); noise comes from the global RNG, which the loop checkpoints.
@@ -10,93 +10,29 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from reducio.data.latents import LatentShardDataset
+from reducio.data.synthetic.world import ShapesDataset
+from reducio.diffusion import DiffusionConfig
 from reducio.errors import ConfigError
-from reducio.training.config import EMASection, LoggingSection, RunSection
-from reducio.configs import Config
-from reducio.training.dit_objective import DiTOptimSection, WarmupConstant
+from reducio.models.vae.config import content_frame_index
+from reducio.pipelines.stage1 import ReducioStage1Generator, Stage1Config
+from reducio.training.config.stage1 import Stage1TrainConfig, stage1_config
 from reducio.training.objective import Objective, Samples
+from reducio.training.schedules import WarmupConstant
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Stage1ModelSection(Config):
-    preset: str = "tiny-image"  # a Stage1Config preset
-    dit_overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields
-    diffusion: dict[str, Any] = field(default_factory=dict)  # DiffusionConfig fields
-    overrides: dict[str, Any] = field(default_factory=dict)  # other Stage1Config fields (image_size, sampler...)
-    init: str | None = None  # ReducioStage1Generator.from_pretrained path to fine-tune
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImageDataSection(Config):
-    kind: Literal["shapes", "shards"] = "shapes"
-    root: str | None = None  # latent shards (kind=shards)
-    split: str = "train"
-    sample_split: str = "validation"
-    length: int = 100_000  # shapes clips per epoch
-    size: int = 64
-    frames: int = 16  # the content frame is the middle of a clip this long
-    paraphrase: bool = False
-    batch_size: int = 32
-    num_workers: int = 0
-    shuffle: bool = True
-    fps: int = 16
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.num_workers < 0:
-            raise ConfigError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got "
-                              f"{self.batch_size} / {self.num_workers}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stage1SamplingSection(Config):
-    steps: int | None = None  # None: the model config's num_inference_steps
-    guidance_scale: float | None = None
-    seed: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stage1TrainConfig(Config):
-    task: Literal["stage1"] = "stage1"
-    model: Stage1ModelSection = field(default_factory=Stage1ModelSection)
-    data: ImageDataSection = field(default_factory=ImageDataSection)
-    optim: DiTOptimSection = field(default_factory=DiTOptimSection)
-    sampling: Stage1SamplingSection = field(default_factory=Stage1SamplingSection)
-    train: RunSection = field(default_factory=RunSection)
-    ema: EMASection = field(default_factory=EMASection)
-    logging: LoggingSection = field(default_factory=LoggingSection)
-    effective: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.model.init:
-            stage1_config(self.model)
-
-
-def stage1_config(section: Stage1ModelSection):
-    from reducio.diffusion import DiffusionConfig
-    from reducio.pipelines.stage1 import Stage1Config
-
-    base = Stage1Config.preset(section.preset)
-    dit = base.dit.replace(**section.dit_overrides) if section.dit_overrides else base.dit
-    diffusion = (DiffusionConfig.from_dict({**base.diffusion.to_dict(), **section.diffusion})
-                 if section.diffusion else base.diffusion)
-    return base.replace(dit=dit, diffusion=diffusion, **section.overrides)
-
-
-def fine_tune_diffusion(config, changes: dict[str, Any], init: str):
+def fine_tune_diffusion(config: Stage1Config, changes: dict[str, Any], init: str) -> Stage1Config:
     """The loaded generator's config with `model.diffusion` applied: how training noises (timestep
     sampling, condition dropout) may change when fine-tuning; the objective itself may not."""
-    from reducio.diffusion import DiffusionConfig
-
     if not changes:
         return config
     current = config.diffusion.to_dict()
@@ -142,8 +78,6 @@ class ContentFrameDataset(Dataset):
 
     def __init__(self, split: str, *, size: int = 64, frames: int = 16, length: int = 100_000,
                  paraphrase: bool = False) -> None:
-        from reducio.data.synthetic.world import ShapesDataset
-
         self.clips = ShapesDataset(split, size=size, frames=frames, length=length, paraphrase=paraphrase)
 
     def __len__(self) -> int:
@@ -151,7 +85,7 @@ class ContentFrameDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         # Only the content frame is drawn (16x less rasterising than the whole clip, same pixels).
-        item = self.clips.item(i, frames=[(self.clips.frames - 1) // 2])
+        item = self.clips.item(i, frames=[content_frame_index(self.clips.frames)])
         return {"image": item["video"][:, 0], "caption": item["caption"], "index": item["index"]}   # 3 H W
 
 
@@ -185,8 +119,6 @@ class Stage1Objective(Objective):
         self.max_cached_captions = max_cached_captions
 
     def setup(self, accelerator) -> None:
-        from reducio.pipelines.stage1 import ReducioStage1Generator
-
         cfg, optim = self.config, self.config.optim
         self.accelerator = accelerator
         if self._model is not None:
@@ -303,8 +235,6 @@ def build_stage1_training(config: Stage1TrainConfig):
     """(objective, train dataset, sample dataset) for `reducio train stage1`."""
     data = config.data
     if data.kind == "shards":
-        from reducio.data.latents import LatentShardDataset
-
         if not data.root:
             raise ConfigError("data.kind=shards needs data.root (a `reducio extract` folder); "
                               "or use --set data.kind=shapes")

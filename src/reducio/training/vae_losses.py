@@ -10,20 +10,33 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from reducio.eval.reconstruction import ssim_frames_differentiable
+from reducio.models.vae.config import content_frame_indices
+
+
+def window_content_frames(video: torch.Tensor, window: int) -> torch.Tensor:
+    """For each frame of `video` (B C T H W, T a whole number of `window`-frame windows), the
+    content frame of its own window: B C T H W, window k's frames all equal to its frame
+    `content_frame_indices(T, window)[k]` (frames 7 and 23 of a 32-frame clip in windows of 16),
+    as the VAE encodes and decodes each window around its own content frame."""
+    indices = content_frame_indices(video.shape[2], window)
+    return video[:, :, indices].repeat_interleave(window, dim=2)
+
 
 def reconstruction_error(target: torch.Tensor, recon: torch.Tensor, kind: str = "l1",
-                         motion_weight: float = 0.0) -> torch.Tensor:
+                         motion_weight: float = 0.0, *, window: int) -> torch.Tensor:
     """Per-element reconstruction error, (B, 3, T, H, W).
 
     kind "l1" is the release's |x - x_hat|; "mse" is (x - x_hat)^2. With `motion_weight` > 0
     (not in the release) each pixel is weighted by 1 + motion_weight * |x - x_content| (mean over
-    RGB), where x_content is the content frame (T-1)//2: pixels that a copy of the content frame
-    gets wrong weigh more, so the motion latent has to carry them.
+    RGB), where x_content is the content frame of the pixel's own `window`-frame window
+    (`window_content_frames`): pixels that a copy of the content frame gets wrong weigh more, so
+    the motion latent has to carry them.
     """
     diff = target - recon
     error = diff.abs() if kind == "l1" else diff.square()
     if motion_weight > 0:
-        content = target[:, :, (target.shape[2] - 1) // 2].unsqueeze(2)  # B 3 1 H W
+        content = window_content_frames(target, window)  # B 3 T H W
         moving = (target - content).abs().mean(dim=1, keepdim=True)  # B 1 T H W, in [0, 2]
         error = error * (1.0 + motion_weight * moving)
     return error
@@ -38,8 +51,6 @@ def ssim_loss(target: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
     pulls them in. SSIM weighs errors by the local contrast of the target: on flat backgrounds a
     faint ripple that costs little MSE costs a lot of SSIM.
     """
-    from reducio.eval.reconstruction import ssim_frames_differentiable
-
     frames = rearrange(target, "b c t h w -> (b t) c h w").add(1.0).div(2.0)
     frames_hat = rearrange(recon.clamp(-1.0, 1.0), "b c t h w -> (b t) c h w").add(1.0).div(2.0)
     return 1.0 - ssim_frames_differentiable(frames, frames_hat).mean()

@@ -16,7 +16,6 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from reducio.errors import ConfigError
 from reducio.training.config import VAETrainConfig
 from reducio.training.discriminator import NLayerDiscriminator3D
 from reducio.training.objective import Objective, Samples
@@ -30,47 +29,11 @@ from reducio.training.vae_losses import (
     perceptual_per_frame,
     reconstruction_error,
     ssim_loss,
+    window_content_frames,
 )
+from reducio.training.vae_model import build_vae, freeze_parameters, load_lpips
 
 logger = logging.getLogger(__name__)
-
-
-def matching_names(names, prefixes, option: str, model: nn.Module) -> list[str]:
-    """The names (parameter / state_dict keys) under one of `prefixes`, whole dotted components
-    ("decoder" matches "decoder.conv_in.weight", not "decoder_2d.x"). A prefix that matches
-    nothing is an error naming `option` and the model's top-level modules."""
-    names = list(names)
-    prefixes = [q.rstrip(".") for q in prefixes]
-    tops = sorted({n.split(".")[0] for n in names})
-
-    def matches(name: str, prefix: str) -> bool:
-        return name == prefix or name.startswith(prefix + ".")
-
-    for prefix in prefixes:
-        if not any(matches(n, prefix) for n in names):
-            raise ConfigError(f"{option}: {prefix!r} matches no parameter of {type(model).__name__}; "
-                              f"top-level modules are {tops} (use a dotted prefix such as 'encoder_3d')")
-    return [n for n in names if any(matches(n, q) for q in prefixes)]
-
-
-def freeze_parameters(model: nn.Module, prefixes) -> None:
-    """Turn off gradients of the parameters whose names start with one of `prefixes` (whole name
-    components, `matching_names`)."""
-    if not prefixes:
-        return
-    prefixes = [q.rstrip(".") for q in prefixes]
-    named = list(model.named_parameters())
-    tops = sorted({n.split(".")[0] for n, _ in named})
-    frozen = set(matching_names((n for n, _ in named), prefixes, "model.freeze", model))
-    for name, p in named:
-        if name in frozen:
-            p.requires_grad_(False)
-    trained = sum(p.numel() for _, p in named if p.requires_grad)
-    if trained == 0:
-        raise ConfigError(f"model.freeze {prefixes} fixes every parameter: nothing left to train; "
-                          f"freeze a subset of {tops}")
-    logger.info("model.freeze %s: %d parameters fixed, %d trained", prefixes,
-                sum(p.numel() for _, p in named) - trained, trained)
 
 
 @contextmanager
@@ -90,6 +53,12 @@ def psnr_per_frame(target: torch.Tensor, recon: torch.Tensor) -> float:
     """Mean over frames of -10 log10(MSE + 1e-8) on [0, 1] images (the release's compute_psnr)."""
     mse = ((target.clamp(-1, 1) - recon.clamp(-1, 1)) / 2).square().mean(dim=(1, 3, 4))  # B T
     return float((-10 * torch.log10(mse + 1e-8)).mean())
+
+
+def vae_window(vae: nn.Module, video: torch.Tensor) -> int:
+    """Frames per window of `vae` (`ReducioVAE.num_frames`); a stand-in module without windows
+    reads the whole clip (B 3 T H W) as one window."""
+    return int(getattr(vae, "num_frames", None) or video.shape[2])
 
 
 class VAEObjective(Objective):
@@ -112,8 +81,6 @@ class VAEObjective(Objective):
 
     # ------------------------------------------------------------------ setup
     def setup(self, accelerator) -> None:
-        from reducio.training.vae_task import build_vae, load_lpips
-
         cfg, loss, optim = self.config, self.config.loss, self.config.optim
         self.accelerator = accelerator
         vae = self._vae if self._vae is not None else build_vae(cfg.model)
@@ -208,7 +175,8 @@ class VAEObjective(Objective):
             extra["content_keep"] = keep.to(acc.device, video.dtype)
         out = self.vae(video, sample_posterior=loss.sample_posterior, **extra)
         recon = out.sample.float()  # B 3 T H W, unbounded
-        rec = reconstruction_error(video, recon, loss.rec_loss, loss.motion_weight)
+        window = vae_window(acc.unwrap_model(self.vae), video)
+        rec = reconstruction_error(video, recon, loss.rec_loss, loss.motion_weight, window=window)
         terms: dict[str, torch.Tensor] = {"loss/rec": (video - recon).abs().mean().detach()}
         if self.lpips is not None:
             p_loss = perceptual_per_frame(self.lpips, video, recon) * self.perceptual_weight  # B 1 T 1 1
@@ -276,7 +244,7 @@ class VAEObjective(Objective):
             # The posterior mode: deterministic samples that draw nothing from the RNG.
             recon = vae(video, sample_posterior=False).sample.float().clamp(-1, 1)
         vae.train(was_training)
-        content = video[:, :, (video.shape[2] - 1) // 2].unsqueeze(2).expand_as(video)
+        content = window_content_frames(video, vae_window(vae, video))  # B 3 T H W
         return Samples(
             videos={"input": video.cpu(), "reconstruction": recon.cpu()},
             metrics={"psnr": psnr_per_frame(video, recon), "psnr_content_copy": psnr_per_frame(video, content)},

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from reducio.data.synthetic.paraphrase import paraphrase
 from reducio.data.synthetic.render import render
 from reducio.data.synthetic.vocab import (
     BACKGROUNDS,
@@ -262,8 +263,6 @@ class ShapesDataset(Dataset):
         scene = sample_scene(seed, self.split, self.size, self.frames, self.motion)
         text = scene.caption
         if self.paraphrase:
-            from reducio.data.synthetic.paraphrase import paraphrase
-
             # A separate stream keyed by the seed: paraphrasing never changes the pixels.
             text = paraphrase(scene.spec, np.random.default_rng([seed, 1]))
         pixels = render(scene, frames)                                                     # T H W 3 uint8
