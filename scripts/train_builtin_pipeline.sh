@@ -125,10 +125,10 @@ PY
         # draws instead of 30 %), 50 minutes at batch 16, lr 1e-4 from $OUT's DiT (10,739 steps, 1 thread).
         TWO_RUN=${TWO_RUN:-runs/dit-two3}
         reducio extract --synthetic train --start 200000 --count 16000 --size 64 --vae tiny --latent mode \
-            --output data/latents/shapes-64-s11 --no-progress
-        [ -d data/latents/shapes-64-s11-two3 ] || python scripts/experiments/reweight_latent_shards.py \
-            data/latents/shapes-64-s11 data/latents/shapes-64-s11-two3 --two-object-copies 3
-        reducio train dit $(resume_or "$TWO_RUN" --recipe dit-tiny-cpu --set data.root=data/latents/shapes-64-s11-two3 \
+            --output data/latents/shapes-64-from200k --no-progress
+        [ -d data/latents/shapes-64-from200k-two3 ] || python scripts/experiments/reweight_latent_shards.py \
+            data/latents/shapes-64-from200k data/latents/shapes-64-from200k-two3 --two-object-copies 3
+        reducio train dit $(resume_or "$TWO_RUN" --recipe dit-tiny-cpu --set data.root=data/latents/shapes-64-from200k-two3 \
             --set model.init="$OUT/transformer" --set data.batch_size=16 --set optim.lr=1e-4 --set train.sample_every=0 \
             --set train.save_every=1500 --set train.keep_last=4) --set train.max_minutes="${MINUTES:-50}" "${@:2}" ;;
     replace-dit)

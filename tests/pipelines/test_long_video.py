@@ -7,6 +7,7 @@ import torch
 
 from reducio.errors import PipelineInputError
 from reducio.pipelines import plan_windows, stitch_windows
+from reducio.pipelines.long_video import padded_length, window_stride
 
 PROMPT = "a red circle moving right on a black background"
 
@@ -61,3 +62,10 @@ def test_48_frames_are_generated_window_by_window(pipe, image):
     for k in range(1, 5):
         # window k was conditioned on frame 8k + 7 of the final clip (previous window's frame 15)
         torch.testing.assert_close(seen[k], out.frames[:, 8 * k + 7] * 2 - 1, atol=1e-6, rtol=0)
+
+
+def test_a_clip_is_padded_to_the_next_valid_length():
+    """Window starts 8 apart for 16-frame windows whose content frame is 7: lengths 16 + 8 k."""
+    assert window_stride(16, 7) == 8
+    assert [padded_length(n, 16, 7) for n in (1, 16, 17, 24, 25, 40)] == [16, 16, 24, 24, 32, 40]
+    assert window_stride(8, 3) == 4 and padded_length(13, 8, 3) == 16

@@ -84,7 +84,8 @@ def encode_clip(vae, video: torch.Tensor, batch_size: int = 1, sample_posterior:
     """Per window: the normalised latent (n, C, t, h, w) and the content frame (n, 3, H, W).
 
     The latent is the posterior mode (or a sample) after `normalize_latent`, i.e. what `decode`
-    takes; the content frame is the window's middle frame `(T-1)//2`, as the decoder expects.
+    takes; the content frame is the window's middle frame (`vae.content_frame_index`), as the
+    decoder expects.
     """
     windows = split_windows(video, vae.config.frames)
     index = vae.content_frame_index(vae.config.frames)

@@ -24,7 +24,6 @@ to use, because stretching would move every edge the motion latent was encoded a
 """
 
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from reducio.errors import PipelineInputError
 from reducio.models.vae import ReducioVAE
 from reducio.pipelines.base import _onload, _timed
 from reducio.pipelines.images import ImageInput, prepare_image
-from reducio.pipelines.long_video import WindowPlan, plan_windows, stitch_windows
+from reducio.pipelines.long_video import WindowPlan, padded_length, plan_windows, stitch_windows
 from reducio.pipelines.pipeline_output import OUTPUT_TYPES, ReducioPipelineOutput
 
 logger = logging.getLogger(__name__)
@@ -97,9 +96,8 @@ class ReducioEditPipeline(DiffusionPipeline):
 
     def window_plan(self, num_frames: int) -> WindowPlan:
         """The windows of a `num_frames` clip, padded up to the next 16 + 8 k frames."""
-        stride = self.window - 1 - self.content_index
-        extra = max(0, math.ceil((num_frames - self.window) / stride))
-        return plan_windows(self.window + extra * stride, self.window, self.content_index)
+        return plan_windows(padded_length(num_frames, self.window, self.content_index), self.window,
+                            self.content_index)
 
     # ------------------------------------------------------------------ inputs
     def prepare_video(self, video: Any) -> torch.Tensor:

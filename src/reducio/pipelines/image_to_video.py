@@ -5,8 +5,8 @@
                generator=torch.Generator().manual_seed(0))
     export_to_video(out.frames[0], "out.mp4", fps=16)
 
-The image becomes the CONTENT FRAME, which is the MIDDLE frame of the clip: frame (T-1)//2 = 7
-of a 16-frame clip, not frame 0. Reducio-VAE decodes every window around its middle frame
+The image becomes the CONTENT FRAME, which is the MIDDLE frame of the clip (`vae.content_frame_index`:
+frame 7 of a 16-frame clip), not frame 0. Reducio-VAE decodes every window around its middle frame
 (docs/architecture.md §1, paper Table 3: middle >> random >> none), and the DiT is trained on that frame's
 conditions, so the generated clip shows the image at frame 7 with 7 frames before it (the motion
 leading up to the picture) and 8 after. Users of other image-to-video models (SVD, I2VGen-XL,
@@ -120,7 +120,7 @@ class ReducioImageToVideoPipeline(ReducioVideoPipeline):
         renormalize_latents: bool = True,
         image_position: str = "middle",
     ):
-        """Generate `num_frames` frames around `image` (the MIDDLE frame (T-1)//2 of each clip),
+        """Generate `num_frames` frames around `image` (the MIDDLE frame of each clip, `vae.content_frame_index`),
         or from it (image_position="first").
 
         Args:

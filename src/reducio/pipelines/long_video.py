@@ -54,6 +54,18 @@ import torch
 from reducio.errors import PipelineInputError
 
 
+def window_stride(window: int, content_index: int) -> int:
+    """Frames between consecutive window starts: W - 1 - c (8 for W = 16, c = 7), so that each
+    window's content frame is the previous window's last frame."""
+    return window - 1 - content_index
+
+
+def padded_length(num_frames: int, window: int, content_index: int) -> int:
+    """The shortest valid clip length (W + s k) holding `num_frames` frames."""
+    stride = window_stride(window, content_index)
+    return window + max(0, -(-(num_frames - window) // stride)) * stride
+
+
 @dataclass(frozen=True)
 class WindowPlan:
     """Where each window of a long clip lies and which frames it contributes.
@@ -70,8 +82,8 @@ class WindowPlan:
 
     @property
     def stride(self) -> int:
-        """Frames between consecutive window starts: W - 1 - c (8 for W = 16)."""
-        return self.window - 1 - self.content_index
+        """Frames between consecutive window starts (`window_stride`)."""
+        return window_stride(self.window, self.content_index)
 
     @property
     def overlap(self) -> int:
@@ -108,7 +120,7 @@ def plan_windows(num_frames: int, window: int, content_index: int, *,
     first_frame: the global frame that becomes the clip's frame 0, 0 .. content_index (0: the
     clip starts with window 0; content_index: the clip starts at window 0's content frame).
     """
-    stride = window - 1 - content_index
+    stride = window_stride(window, content_index)
     if stride < 1:
         raise PipelineInputError(f"cannot extend windows of {window} frames whose content frame is "
                                  f"{content_index}: the next window would add no frame")

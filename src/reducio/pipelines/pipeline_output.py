@@ -26,7 +26,7 @@ class ReducioPipelineOutput(LTXPipelineOutput):
     """`frames` as `output_type` says (above), and:
 
     - `content_frames`: (B, 3, H, W) in [-1, 1], the content frame of the first window (the input
-      image, or stage 1's output in text-to-video): frame (T-1)//2 = 7 of the clip, or frame 0
+      image, or stage 1's output in text-to-video): the VAE's content frame (7 of a 16-frame clip), or frame 0
       with `image_position="first"`.
     - `latents`: (B, C, n * t, h, w), the decoded motion latent of every window.
     - `timings`: seconds per stage ("text_to_image", "conditions", "denoise", "decode", "total").
