@@ -65,7 +65,7 @@ RECIPE_DIFFUSION = {"objective": "flow_x", "timestep_sampling": "uniform"}
 
 def dit_config(patch: int = 4):
     """The stage-1 recipe's Stage1Config (tiny-image, flow_x, uniform sigmas) with (1, p, p) patches."""
-    from reducio.training.stage1_objective import Stage1ModelSection, stage1_config
+    from reducio.training.config import Stage1ModelSection, stage1_config
 
     return stage1_config(Stage1ModelSection(
         preset="tiny-image", dit_overrides={"prediction_type": "flow_x", "patch_size": (1, patch, patch)},
@@ -187,7 +187,7 @@ class CaptionCache:
 
 def train(args) -> None:
     from reducio.conditioning import MiniLMTextEncoder
-    from reducio.training.dit_objective import WarmupConstant
+    from reducio.training.schedules import WarmupConstant
     from reducio.training.ema import EMA
     from reducio.training.stage1_objective import ContentFrameDataset
 
