@@ -36,7 +36,7 @@ train)
 eval)
     for frame in middle random none; do
         run=runs/t3-$frame$SUFFIX
-        python scripts/eval_builtin_vae.py --vae "$run/final" --count 64 -o "$run-eval.json" > "$run-eval.log" 2>&1 &
+        reducio eval vae --vae "$run/final" --count 64 -o "$run-eval.json" > "$run-eval.log" 2>&1 &
     done
     wait
     for frame in middle random none; do echo "== runs/t3-$frame$SUFFIX"; cat "runs/t3-$frame$SUFFIX-eval.log"; done ;;

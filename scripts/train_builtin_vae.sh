@@ -14,7 +14,7 @@ RUN=${RUN:-runs/vae-tiny-res}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 if [[ "${1:-train}" == "export" ]]; then
-    exec python scripts/export_builtin_vae.py --run "$RUN" "${@:2}"
+    exec reducio eval export-vae --run "$RUN" "${@:2}"
 fi
 
 mkdir -p "$RUN"

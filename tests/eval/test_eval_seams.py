@@ -28,3 +28,19 @@ def test_seam_errors_reject_frames_without_a_stitch_line_and_shape_mismatch():
         seam_band_errors(torch.zeros(3, 2, 32, 32), torch.zeros(3, 2, 32, 32), period=32)
     with pytest.raises(ValueError, match="differ in shape"):
         seam_band_errors(torch.zeros(3, 2, 64, 64), torch.zeros(3, 2, 64, 32), period=32)
+
+
+def test_a_frame_smaller_than_one_tile_has_no_stitch_line():
+    assert not stitch_band_mask(64, 64, period=256, band=16).any()
+    with pytest.raises(ValueError, match="no stitch line"):
+        seam_band_errors(torch.zeros(3, 2, 64, 64), torch.zeros(3, 2, 64, 64), period=256)
+
+
+def test_eval_seams_refuses_a_size_within_one_tile_before_any_work(tmp_path):
+    from reducio.cli.main import build_parser, load_command
+    from reducio.errors import ConfigError
+
+    args = build_parser().parse_args(["eval", "seams", "--size", "64", "-o", str(tmp_path / "s.json")])
+    with pytest.raises(ConfigError, match="--size 64: one 256 px tile spans the frame.*above 256"):
+        load_command(args).run(args)
+    assert not (tmp_path / "s.json").exists()

@@ -27,12 +27,18 @@ def register(subparsers) -> None:
         description="Evaluate a VAE's reconstructions (PSNR, SSIM, LPIPS, rFVD) or generated videos "
                     "(shapes-world accuracy, CLIP score, temporal dimensions). See docs/evaluate.md.",
     )
-    commands = parser.add_subparsers(dest="eval_command", metavar="{recon,gen,i2v,edit,transfer}", required=True)
+    commands = parser.add_subparsers(dest="eval_command", metavar="{recon,gen,i2v,edit,transfer,pipeline,vae,stage1,export-vae,seams,dit-conditions}", required=True)
     _register_recon(commands)
     _register_gen(commands)
     _register_i2v(commands)
     _register_edit(commands)
     _register_transfer(commands)
+    _register_pipeline(commands)
+    _register_vae(commands)
+    _register_stage1(commands)
+    _register_export_vae(commands)
+    _register_seams(commands)
+    _register_dit_conditions(commands)
 
 
 def _register_recon(commands) -> None:
@@ -151,3 +157,118 @@ def _register_transfer(commands) -> None:
                     "OUT/transfer.json and OUT/transfer.md (docs/edit.md).")
     _add_world_edit_args(parser, "reducio.cli.run.eval_transfer")
 
+
+def _register_pipeline(commands) -> None:
+    parser = commands.add_parser(
+        "pipeline", help="prompt following of a text-to-video pipeline on the shapes world",
+        description="Generate one video per canonical caption of clips 0..N-1 of each split (seed --seed + i) and "
+                    "judge it with the shapes-world evaluator: accuracy per attribute and joint, a shuffled-caption "
+                    "control, accuracy by object count. --image-to-video: stage 2 alone, from each clip's true "
+                    "content frame. Writes one JSON report (docs/evaluate.md).")
+    parser.add_argument("--pipeline", default=None, help="pipeline folder (default: the built-in one)")
+    parser.add_argument("--splits", nargs="+", default=["test", "heldout"], help="world splits (default test heldout)")
+    parser.add_argument("--count", type=positive_int, default=200, help="prompts per split (default 200)")
+    parser.add_argument("--steps", type=positive_int, default=None, help="DiT sampling steps (default: the pipeline's)")
+    parser.add_argument("--guidance", type=non_negative_number, default=None,
+                        help="text guidance (default: the pipeline's)")
+    parser.add_argument("--stage1-candidates", type=positive_int, default=None,
+                        help="stage-1 candidates per video (default: the pipeline's; 1 = no reranking)")
+    parser.add_argument("--size", type=integer(32), default=64, help="clip side (default 64)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of clip 0's video (clip i: seed + i)")
+    parser.add_argument("--batch", type=positive_int, default=20, help="prompts between progress lines (default 20)")
+    parser.add_argument("--image-to-video", action="store_true",
+                        help="stage 2 alone: generate from each clip's true content frame")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("-o", "--output", required=True, help="JSON report path")
+    parser.set_defaults(run="reducio.cli.run.eval_pipeline")
+
+
+def _register_vae(commands) -> None:
+    parser = commands.add_parser(
+        "vae", help="a VAE on the shapes world: reconstruction, its baselines and what a DiT can reach with it",
+        description="Reconstruct clips 0..N-1 of each split with the posterior mode and report PSNR / SSIM next to "
+                    "repeating the content frame and decoding with another clip's latent (does the VAE use its "
+                    "latent?), errors by background and on flat areas and edges, and the shapes evaluator on the "
+                    "reconstructions (the ceiling of a DiT generating this VAE's latents). Writes one JSON report "
+                    "(docs/train-vae.md).")
+    parser.add_argument("--vae", default="tiny",
+                        help="anything ReducioVAE.from_pretrained takes, or a training checkpoint folder "
+                             "(checkpoints/step-...: its EMA weights when the run kept EMA) (default: tiny)")
+    parser.add_argument("--splits", nargs="+", default=["test", "heldout"], help="world splits (default test heldout)")
+    parser.add_argument("--count", type=positive_int, default=64, help="clips per split (default 64)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("-o", "--output", default=None, help="write the results as JSON here")
+    parser.set_defaults(run="reducio.cli.run.eval_vae")
+
+
+def _register_stage1(commands) -> None:
+    parser = commands.add_parser(
+        "stage1", help="a stage-1 image generator alone: x0 error per noise level, what its samples show",
+        description="--sigmas: the x0 error (MSE on [-1, 1] pixels) of one denoising call on the true content frames "
+                    "of --split clips noised to each sigma, next to predicting each frame's mean colour. --guidance: per "
+                    "scale (and per --sampler), one sample per caption judged by the shapes-world evaluator "
+                    "(background, colour, shape, object count, joint). docs/generate.md.")
+    parser.add_argument("--stage1", required=True, help="a stage-1 model folder (reducio train export ... --raw)")
+    parser.add_argument("--split", default="test", help="world split of the captions and frames (default test)")
+    parser.add_argument("--count", type=positive_int, default=40, help="captions / frames (default 40)")
+    parser.add_argument("--sigmas", type=non_negative_number, nargs="*", default=[], help="noise levels in [0, 1]")
+    parser.add_argument("--guidance", type=non_negative_number, nargs="*", default=[], help="guidance scales")
+    parser.add_argument("--steps", type=positive_int, default=30, help="sampling steps (default 30)")
+    parser.add_argument("--sampler", nargs="+", default=[None],
+                        help="one or more sampler names, e.g. euler euler-stochastic (default: the model's own)")
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.set_defaults(run="reducio.cli.run.eval_stage1")
+
+
+def _register_export_vae(commands) -> None:
+    parser = commands.add_parser(
+        "export-vae", help="export the best checkpoint of shapes-world VAE runs with its measurements",
+        description="Pick, among the kept checkpoints of --run (or the one of --checkpoint, or the model folder "
+                    "of --vae), the one with the best posterior-mode test PSNR, save it with float16 weights, "
+                    "measure the saved weights on test and heldout (as `reducio eval vae`) and write "
+                    "metadata.json beside them: how the built-in tiny VAE is made (docs/train-vae.md).")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--run", dest="runs", nargs="+", default=["runs/vae-tiny"],
+                        help="run folder(s) of `reducio train vae` whose kept checkpoints compete "
+                             "(default runs/vae-tiny)")
+    source.add_argument("--checkpoint", default=None, help="export this checkpoint folder")
+    source.add_argument("--vae", default=None,
+                        help="export this saved model folder instead of a training checkpoint; give --command and --steps")
+    parser.add_argument("--command", dest="train_command", default=None, help="the command that trained --vae")
+    parser.add_argument("--steps", type=positive_int, default=None, help="training steps of --vae")
+    parser.add_argument("--count", type=positive_int, default=64, help="clips per split (default 64)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="output folder (default: the built-in tiny VAE's, src/reducio/assets/vae-tiny)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    parser.set_defaults(run="reducio.cli.run.eval_export_vae")
+
+
+def _register_seams(commands) -> None:
+    parser = commands.add_parser(
+        "seams", help="error near the tile stitch lines of a tiled decode, against an untiled one",
+        description="Reconstruct --count shapes-world clips at --size px twice with the same VAE, tiled (the "
+                    "release's high-resolution path) and untiled, and compare the mean absolute error in a band "
+                    "of --band px around the stitch lines with the error inside the tiles; the untiled decode is "
+                    "the control. Writes one JSON report (docs/benchmarks.md).")
+    parser.add_argument("--vae", default="tiny", help="VAE: built-in name, folder, .safetensors, .ckpt (default tiny)")
+    parser.add_argument("--split", default="test", help="world split (default test)")
+    parser.add_argument("--size", type=integer(32), default=512, help="clip side in px (default 512)")
+    parser.add_argument("--count", type=positive_int, default=8, help="clips (default 8)")
+    parser.add_argument("--band", type=positive_int, default=16, help="band half-width in px (default 16)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("-o", "--output", required=True, help="JSON report path")
+    parser.set_defaults(run="reducio.cli.run.eval_seams")
+
+
+def _register_dit_conditions(commands) -> None:
+    parser = commands.add_parser(
+        "dit-conditions", help="does a DiT use its text? x0 error with the right, a swapped and no caption",
+        description="The x0 error of a trained DiT on noised true latents (shards of `reducio extract` from the "
+                    "shapes world) with the right caption, the caption with its direction swapped and no caption, "
+                    "per noise level: a DiT that follows the prompt's motion does clearly better with the right "
+                    "caption at high noise (docs/dit-design.md).")
+    parser.add_argument("--dit", required=True, help="a DiT model folder (final/ or `reducio train export`)")
+    parser.add_argument("--data", default="data/latents/shapes-64", help="latent shards (reducio extract)")
+    parser.add_argument("--count", type=positive_int, default=16, help="clips, spread over the shards (default 16)")
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.set_defaults(run="reducio.cli.run.eval_dit_conditions")

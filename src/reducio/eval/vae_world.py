@@ -1,10 +1,12 @@
-"""Measure a Reducio-VAE on the synthetic shapes world: the numbers the built-in `tiny` ships with.
+"""A Reducio-VAE on the synthetic shapes world (`reducio eval vae`): the numbers the built-in
+`tiny` ships with.
 
 For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 of the split):
 - `psnr`, `ssim`: reconstruction with the posterior mode (`reducio.eval.psnr/ssim`, the release's
   way: clamp, per-frame score, mean over frames), the same numbers `reducio eval recon --vae PATH
   --synthetic SPLIT --count 64` reports;
-- `content_copy_psnr/ssim`: the baseline of repeating the content frame (T-1)//2 over all frames;
+- `content_copy_psnr/ssim`: the baseline of repeating the content frame (`vae.content_frame_index`)
+  over all frames;
   a VAE that ignores its motion latent scores about this;
 - `swap_psnr`: clip i decoded from its own content frame with clip (i+1)'s latent, scored against
   clip i; `swap_gap_db` = psnr - swap_psnr. A VAE that uses its latent loses clearly here.
@@ -20,8 +22,8 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
   clip's caption, overall and by object count: what a DiT generating these latents can reach at best;
   `shape_confusion` counts each expected shape, per background, by the shape seen.
 
-    python scripts/eval_builtin_vae.py --vae tiny -o runs/eval-vae-tiny.json
-    python scripts/eval_builtin_vae.py --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
+    reducio eval vae --vae tiny -o runs/eval-vae-tiny.json
+    reducio eval vae --vae runs/vae-tiny/checkpoints/step-00003000 --count 16
 
 `--vae` takes anything `ReducioVAE.from_pretrained` does, or a training checkpoint folder
 (`checkpoints/step-…`: its EMA weights when the run kept EMA, else the model's).
@@ -29,27 +31,28 @@ For each split (default `test` and `heldout`, 64 clips each, clip indices 0..63 
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from reducio.data.synthetic.vocab import BACKGROUNDS
 from reducio.data.synthetic.world import make_clip, sample_scene, seed_for
-from reducio.eval import psnr, ssim
+from reducio.eval.reconstruction import psnr, ssim
+from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
 from reducio.models.vae import ReducioVAE
+from reducio.training.export import load_checkpoint_model
 from reducio.training.vae_losses import outlier_penalty
 
 
-def load_clips(split: str, count: int, size: int = 64, frames: int = 16) -> torch.Tensor:
+def load_clips(split: str, count: int, size: int = 64) -> torch.Tensor:
     """(count, 3, T, S, S) in [-1, 1]: clips 0..count-1 of a shapes-world split."""
     clips = []
     for index in range(count):
-        video = make_clip(index, split, size=size, frames=frames).video  # T H W 3 uint8
+        video = make_clip(index, split, size=size).video  # T H W 3 uint8
         clips.append(torch.from_numpy(video).permute(3, 0, 1, 2).float().div(127.5).sub(1.0))
     return torch.stack(clips)
 
@@ -64,8 +67,6 @@ def load_model(source: str) -> ReducioVAE:
 
 def load_checkpoint(folder: Path) -> ReducioVAE:
     """The VAE of a `checkpoints/step-…` folder: its EMA weights when the run kept EMA."""
-    from reducio.training.export import load_checkpoint_model
-
     return load_checkpoint_model(folder)[0]
 
 
@@ -78,8 +79,9 @@ def encode_mode(vae: ReducioVAE, clips: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def measure(vae: ReducioVAE, clips: torch.Tensor, batch: int = 4,
             backgrounds: list[str] | None = None, captions: list[str] | None = None) -> dict[str, float]:
-    t = clips.shape[2]
-    content_index = vae.content_frame_index(t)
+    """The numbers of the module docstring for `clips` (B, 3, T, H, W) in [-1, 1], `batch` clips
+    per forward pass."""
+    content_index = vae.content_frame_index(clips.shape[2])
     uses_content = vae.config.content_frame != "none"   # Table 3's "none" decodes from the latent alone
     rec_psnr, rec_ssim, copy_psnr, copy_ssim, swap_psnr = [], [], [], [], []
     latents, recons = [], []
@@ -121,8 +123,6 @@ def prompt_following(recons: torch.Tensor, captions: list[str]) -> dict[str, dic
     """The shapes evaluator on the reconstructions, judged against each clip's own caption: the
     ceiling of any DiT that generates this VAE's latents (the pipeline evaluation's measure), overall and by the
     number of objects (`by_object_count`)."""
-    from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
-
     evaluator, overall, by_count, confusion = ShapesEvaluator(), ShapesAccuracy(), {}, {}
     for recon, text in zip(recons.clamp(-1.0, 1.0), captions):
         verdict = evaluator.evaluate(recon, text)
@@ -152,8 +152,6 @@ def flat_and_edge_errors(clips: torch.Tensor, recons: torch.Tensor) -> dict[str,
 def by_background(clips: torch.Tensor, recons: torch.Tensor, backgrounds: list[str],
                   per_psnr: torch.Tensor, per_ssim: torch.Tensor) -> dict[str, dict[str, float]]:
     """PSNR, SSIM and the signed error on object pixels, per background colour."""
-    from reducio.data.synthetic.vocab import BACKGROUNDS
-
     out = {}
     for name in sorted(set(backgrounds)):
         idx = [i for i, b in enumerate(backgrounds) if b == name]
@@ -165,29 +163,15 @@ def by_background(clips: torch.Tensor, recons: torch.Tensor, backgrounds: list[s
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vae", default="tiny")
-    parser.add_argument("--splits", nargs="+", default=["test", "heldout"])
-    parser.add_argument("--count", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("-o", "--output", default=None, help="write the results as JSON here")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    vae = load_model(args.vae)
-    results: dict[str, object] = {"vae": args.vae}
-    for split in args.splits:
-        started = time.perf_counter()
-        scenes = [sample_scene(seed_for(i, split), split, size=64, frames=16) for i in range(args.count)]
-        results[split] = measure(vae, load_clips(split, args.count), backgrounds=[s.background for s in scenes],
-                                 captions=[s.caption for s in scenes])
-        results[split]["seconds"] = round(time.perf_counter() - started, 1)
-        print(split, json.dumps(results[split]), flush=True)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+def vae_world_split(vae: ReducioVAE, split: str, count: int, size: int = 64) -> dict[str, Any]:
+    """`measure` over clips 0..count-1 of `split`, with their backgrounds and captions, and the
+    seconds it took."""
+    started = time.perf_counter()
+    scenes = [sample_scene(seed_for(i, split), split, size=size) for i in range(count)]
+    result = measure(vae, load_clips(split, count, size), backgrounds=[s.background for s in scenes],
+                     captions=[s.caption for s in scenes])
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["load_clips", "load_model", "measure", "vae_world_split"]
