@@ -63,14 +63,13 @@ class Config:
         data = {k: v for k, v in data.items() if not str(k).startswith("_")}
         data, _ = cls.split_runtime_keys(data, source=label, applied=False)
         check_keys(cls, data, where=where)
+        hints = typing.get_type_hints(cls)
         missing = [f for f in dataclasses.fields(cls) if f.name not in data and _required(f)]
         if missing:
-            hints = typing.get_type_hints(cls)
             needs = [f"{join_path(where, f.name)!r}"
                      + (f" (a {hints[f.name].__name__} mapping)" if is_section(hints[f.name]) else "")
                      for f in missing]
             raise ConfigError(f"{label} needs the key(s) {', '.join(needs)}")
-        hints = typing.get_type_hints(cls)
         values = {k: coerce(v, hints[k], join_path(where, k)) for k, v in data.items()}
         try:
             return cls(**values)
