@@ -260,3 +260,70 @@ def test_lora_file_is_checked_before_loading(pipeline_dir, tmp_path):
         run_cli([*base, "--lora", str(tmp_path / "adapter.bin")])
     with pytest.raises(CheckpointError, match="scale must be a finite number"):
         run_cli([*base, "--lora", f"{tmp_path / 'lora'}:nan"])
+
+
+# ----------------------------------------------------------------------------- options reach the output
+def _frames(folder) -> torch.Tensor:
+    """A written folder of PNG frames (lossless) as (3, T, H, W)."""
+    return read_video(folder)
+
+
+def _one_picture(tmp_path, name: str, video: torch.Tensor) -> str:
+    """Write frame (3, H, W) in [-1, 1] as a PNG and return its path."""
+    write_video(tmp_path / name, video[:, None])
+    return str(next((tmp_path / name).iterdir()))
+
+
+def test_seed_same_clip_bit_for_bit_and_another_seed_another_clip(pipeline_dir, tmp_path):
+    base = ["generate", PROMPT, "--pipeline", str(pipeline_dir / "t2v"), "--steps", "2"]
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        assert run_cli([*base, "--seed", str(seed), "-o", str(tmp_path / name)]) == 0
+    a, b, c = (_frames(tmp_path / name) for name in "abc")
+    assert torch.equal(a, b)
+    assert (a - c).abs().mean() > 0.01
+
+
+def test_guidance_changes_the_clip_and_one_is_off(pipeline_dir, tmp_path):
+    """--guidance reaches the video stage: 1 is one plain conditional pass (the same clip as a
+    pipeline whose default is 1 would make), 4 extrapolates towards the prompt, 0 is the
+    unconditional prediction; three different clips from one seed."""
+    image = _one_picture(tmp_path, "image", torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    base = ["generate", PROMPT, "--pipeline", str(pipeline_dir / "i2v"), "--image", image, "--steps", "2",
+            "--seed", "0"]
+    for name, scale in (("zero", "0"), ("off", "1"), ("again", "1"), ("four", "4")):
+        assert run_cli([*base, "--guidance", scale, "-o", str(tmp_path / name)]) == 0
+    zero, off, again, four = (_frames(tmp_path / name) for name in ("zero", "off", "again", "four"))
+    assert torch.equal(off, again)
+    assert (four - off).abs().mean() > 0.01 and (zero - off).abs().mean() > 0.0
+    assert (four - zero).abs().mean() > (four - off).abs().mean()   # 0 lies beyond 1, seen from 4
+
+
+def test_fps_is_the_written_files_frame_rate(pipeline_dir, tmp_path):
+    from reducio.data.video_io import probe_video
+
+    base = ["generate", PROMPT, "--pipeline", str(pipeline_dir / "t2v"), "--steps", "1"]
+    assert run_cli([*base, "--fps", "8", "-o", str(tmp_path / "slow.mp4")]) == 0
+    assert run_cli([*base, "-o", str(tmp_path / "default.mp4")]) == 0
+    assert probe_video(tmp_path / "slow.mp4").fps == pytest.approx(8.0)
+    default_fps = ReducioTextToVideoPipeline.from_pretrained(pipeline_dir / "t2v").config.default_fps
+    assert probe_video(tmp_path / "default.mp4").fps == pytest.approx(default_fps)
+
+
+def test_the_image_is_the_content_frame_of_the_clip(tmp_path, capsys):
+    """With the built-in pipeline (trained VAE): two world frames give two clips, and the content
+    frame of each clip (frame 7 of its 16-frame window) is its own image, not the other one."""
+    from reducio.data.synthetic.world import make_clip
+    from reducio.eval.reconstruction import psnr
+
+    images = [torch.from_numpy(make_clip(i, "test").video[7]).permute(2, 0, 1).float() / 127.5 - 1 for i in (0, 1)]
+    clips = []
+    for i, image in enumerate(images):
+        path = _one_picture(tmp_path, f"image{i}", image)
+        assert run_cli(["generate", PROMPT, "--image", path, "--steps", "2", "--seed", "0",
+                        "-o", str(tmp_path / f"clip{i}")]) == 0
+        clips.append(_frames(tmp_path / f"clip{i}"))
+    assert "the content image is frame 7" in capsys.readouterr().out
+    assert (clips[0] - clips[1]).abs().mean() > 0.05
+    for i, clip in enumerate(clips):
+        own, other = (float(psnr(clip[:, 7:8], images[j][:, None])) for j in (i, 1 - i))
+        assert own >= 35.0 and own > other + 15.0, (own, other)

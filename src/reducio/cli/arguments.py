@@ -86,7 +86,7 @@ positive_int = integer(1)                 # counts, steps, batch sizes
 non_negative_int = integer(0)             # indices, offsets
 seed = integer(0, SEED_MAX)
 positive_number = number(above=0.0)       # frame rates, time budgets
-non_negative_number = number(0.0)         # start times, guidance scales (below 1 = off)
+non_negative_number = number(0.0)         # start times, guidance scales (1 = off)
 
 
 
