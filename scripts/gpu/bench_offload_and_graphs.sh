@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call (issues 6 and 7), ~8 min of the GPU (BUDGET seconds, default 470):
+# One device call, ~8 min of the GPU (BUDGET seconds, default 470):
 #   1. the VAEs side by side at 512 and 1024 px (Reducio ft4 / ft4-1024 vs LTX-Video, Wan 2.1,
 #      CogVideoX with random weights; a model that runs out of memory is recorded, not fatal)
 #   2. 16 x 1024^2 text-to-video, resident vs model CPU offload (release tiling), 25 and 8 steps

@@ -25,8 +25,8 @@ def _blurry_clip() -> torch.Tensor:
 
 @pytest.mark.parametrize("suffix, lossless", [(".mp4", False), (".webm", False), (".mkv", True)])
 def test_writing_one_clip_again_gives_the_same_bytes(tmp_path, suffix, lossless):
-    """Reads in between, as in a real session; before the fix every one of these mp4 files
-    differed, and mkv / webm headers held a random id."""
+    """Reads in between, as a real run does. Without the writer's fixed muxer settings every one
+    of these mp4 files differed, and mkv / webm headers held a random id."""
     video = _blurry_clip()
     digests = set()
     for i in range(8):
