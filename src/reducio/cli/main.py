@@ -4,7 +4,8 @@ Each subcommand is two modules: `reducio.cli.<name>` defines its arguments (`reg
 importing nothing heavy) and names, with `set_defaults(run="reducio.cli.run.<name>")`, the module
 whose `run(args)` does the work. That module imports torch, diffusers and the models at its top;
 `main` imports it only when its command runs, so `reducio --help` and argument errors come back
-in about a second instead of the ten that importing every model takes (docs/decisions.md).
+in a tenth of a second (torch is not imported) instead of the seconds that importing every model
+takes (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -61,13 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not getattr(args, "run", None) and not getattr(args, "func", None):
+    if not getattr(args, "run", None):
         parser.print_help()
         return 2
     try:
-        if getattr(args, "run", None):
-            return int(load_command(args).run(args) or 0)
-        return int(args.func(args) or 0)
+        return int(load_command(args).run(args) or 0)
     except ReducioError as error:
         print(f"reducio {args.command}: error: {error}", file=sys.stderr)
         return 1
