@@ -106,7 +106,6 @@ def test_a_frame_count_the_windows_cannot_make_names_the_valid_ones(pipeline_dir
 @pytest.mark.parametrize("extra, message", [
     (["--size", "64", "--height", "64", "--width", "64"], "either --size or --height/--width"),
     (["--height", "64"], "--height and --width together"),
-    (["--size", "70"], "multiples of 32"),
     (["--stage1-candidates", "2", "--image", "frame.png"], "with --image there is no stage 1"),
 ])
 def test_bad_arguments_fail_before_loading(extra, message, tmp_path):
@@ -114,6 +113,12 @@ def test_bad_arguments_fail_before_loading(extra, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--pipeline", str(tmp_path / "none"),
                  *extra])
+
+
+def test_a_size_the_vae_cannot_take_names_its_compression(pipeline_dir, tmp_path):
+    with pytest.raises(ConfigError, match="multiples of 32 \\(the VAE's spatial compression\\), got 70x70; use 64x64"):
+        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--pipeline", str(pipeline_dir / "t2v"),
+                 "--size", "70"])
 
 
 def test_unknown_output_suffix(tmp_path):

@@ -32,14 +32,18 @@ from reducio.bench.memory import PeakMemory, current_mib, process_peak_rss_mib
 from reducio.bench.report import markdown_table
 from reducio.bench.timing import time_fn
 from reducio.models.dit import DiTConfig, ReducioDiT, dit_parameter_count
+from reducio.models.vae import VAEConfig
 
-GRIDS = {"reducio": 32, "vae-4x8x8": 8}  # spatial down-sampling of the VAE; both 4x in time
+_FT4 = VAEConfig.preset("ft4")
+# (time, space) down-sampling of each latent grid: the release's ft4 Reducio-VAE, and a typical
+# 4x8x8 video VAE (4x in time, 8x in space) for comparison.
+GRIDS = {"reducio": (_FT4.time_downsample, _FT4.space_downsample), "vae-4x8x8": (4, 8)}
 
 
 def grid_for(kind: str, size: int, frames: int = 16) -> tuple[int, int, int]:
     """(t, h, w) latent grid of a frames x size x size clip for "reducio" or "vae-4x8x8"."""
-    down = GRIDS[kind]
-    return (frames // 4, size // down, size // down)
+    time_down, space_down = GRIDS[kind]
+    return (frames // time_down, size // space_down, size // space_down)
 
 
 def condition_lengths(config: DiTConfig) -> dict[str, int]:
@@ -161,9 +165,10 @@ def run_dit_benchmark(*, preset: str | None = None, sizes: tuple[int, ...] | Non
     for size in sizes:
         for kind in GRIDS:
             grid = grid_for(kind, size, frames)
-            if grid[1] < 1 or size % GRIDS[kind]:
-                raise BenchmarkError(f"--size {size} must be a multiple of 32 (Reducio-VAE's "
-                                     f"spatial factor); use {max(size // 32, 1) * 32}")
+            space_down = GRIDS[kind][1]
+            if grid[1] < 1 or size % space_down:
+                raise BenchmarkError(f"--size {size} must be a multiple of {space_down} (the spatial factor "
+                                     f"of the {kind} latent grid); use {max(size // space_down, 1) * space_down}")
             d = _plan_depth(full, grid, size, batch, budget, depth)
             plan.setdefault((dtype, d), []).append(
                 {"grid_kind": kind, "size": size, "frames": frames})

@@ -76,13 +76,15 @@ def eval_setup(args: argparse.Namespace, cls: type[ReducioEditPipeline], words: 
     """`eval edit` / `eval transfer`: checks before any work, then (pipeline, report head
     {"vae", "command"})."""
     check_output_folder(args.output)
-    if args.size % 32:
-        raise ConfigError(f"--size must be a multiple of 32, got {args.size}; use {max(32, args.size // 32 * 32)}")
     for split in [*args.splits, *getattr(args, "long_splits", [])]:
         parse_split_spec(split)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     pipe = load_pipeline(args, cls)
+    ratio = pipe.vae.spatial_compression_ratio
+    if args.size % ratio:
+        raise ConfigError(f"--size must be a multiple of {ratio} (the VAE's spatial compression), got "
+                          f"{args.size}; use {max(ratio, args.size // ratio * ratio)}")
     pipe.set_progress_bar_config(disable=True)
     words = [*words, "--vae", str(args.vae), "--splits", *args.splits, "--count", str(args.count),
              "--first", str(args.first), "--size", str(args.size), "--threads", str(torch.get_num_threads()),

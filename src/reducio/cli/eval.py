@@ -88,7 +88,8 @@ def _register_gen(commands) -> None:
                         help="first generate the videos that are missing from --videos with this pipeline "
                              "folder (default: the built-in one); video i is seeded with --seed + i")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the first generated video")
-    parser.add_argument("--frames", type=integer(16), default=16, help="frames per generated video")
+    parser.add_argument("--frames", type=positive_int, default=16,
+                        help="frames per generated video (default 16; the pipeline names the lengths it can make)")
     parser.add_argument("-o", "--output", required=True, help="output folder")
     parser.set_defaults(run="reducio.cli.run.eval_gen")
 

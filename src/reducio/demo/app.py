@@ -101,7 +101,7 @@ def _reconstruct_tab(h: DemoHandlers, s: DemoSettings) -> None:
             clip = gr.File(label=f"Clip (at most {s.max_seconds:g} s, {s.max_upload_mb:g} MB)",
                            file_types=CLIP_TYPES, elem_id="rec-clip")
             gr.Markdown(f"The clip is read at 16 fps{_vae_size_text(s)}, encoded by the VAE "
-                        f"(`{s.vae}`) 16 frames at a time and decoded again.")
+                        f"(`{s.vae}`) one window at a time and decoded again.")
             run = gr.Button("Reconstruct", variant="primary", elem_id="rec-run")
         with gr.Column():
             video = _video_output("rec-video", "Original | reconstruction")

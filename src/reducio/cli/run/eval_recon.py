@@ -24,16 +24,18 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--synthetic clips are square: give --size S, got {args.size}")
         if args.count < 1:
             raise ConfigError(f"--count must be >= 1, got {args.count}")
-        samples = synthetic_samples(args.synthetic, args.count, size=size, frames=args.frames or 16,
-                                    start=args.synthetic_start)
         source = {"synthetic": args.synthetic, "start": args.synthetic_start, "size": size}
     else:
         paths = expand_inputs(args.data)[: args.limit]
-        samples = file_samples(paths, lambda p: read_clip(p, args))
         source = {"data": [str(d) for d in args.data], "size": args.size}
     vae, warning = load_vae(args)
     if warning:
         print(warning)
+    if args.synthetic is not None:  # --frames 0: one window of this VAE
+        samples = synthetic_samples(args.synthetic, args.count, size=size, frames=args.frames or vae.num_frames,
+                                    start=args.synthetic_start)
+    else:
+        samples = file_samples(paths, lambda p: read_clip(p, args))
     device = resolve_device(args.device)
     lpips = i3d = None
     if args.lpips:

@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
                           "(image-to-video only); pass --image PATH")
     cls = ReducioImageToVideoPipeline if image is not None else ReducioTextToVideoPipeline
     pipe = cls.from_pretrained(source, torch_dtype=resolve_dtype(args.dtype))
+    if size is not None:
+        _check_size(size, pipe.vae.spatial_compression_ratio)
     if loras:
         names = [f"lora{i}" for i in range(len(loras))]
         for name, (path, _) in zip(names, loras):
@@ -127,6 +129,14 @@ def _builtin_prompts(args: argparse.Namespace) -> None:
         args.negative_prompt = normalize_prompt(args.negative_prompt)
 
 
+def _check_size(size: tuple[int, int], ratio: int) -> None:
+    """ConfigError unless --size / --height / --width are multiples of the VAE's spatial
+    compression `ratio` (32 for the built-in and released VAEs)."""
+    if any(v < ratio or v % ratio for v in size):
+        raise ConfigError(f"the video size must be multiples of {ratio} (the VAE's spatial compression), got "
+                          f"{size[0]}x{size[1]}; use {max(size[0] // ratio, 1) * ratio}x{max(size[1] // ratio, 1) * ratio}")
+
+
 def _check_args(args: argparse.Namespace):
     """(output path, (height, width) or None); fail on bad arguments before any model loads."""
     output = Path(args.output)
@@ -155,7 +165,4 @@ def _check_args(args: argparse.Namespace):
         size = (size, size)
     if args.height is not None:
         size = (args.height, args.width)
-    if size is not None and any(v < 32 or v % 32 for v in size):
-        raise ConfigError(f"the video size must be multiples of 32, got {size[0]}x{size[1]}; "
-                          f"use {max(size[0] // 32, 1) * 32}x{max(size[1] // 32, 1) * 32}")
     return output, size
