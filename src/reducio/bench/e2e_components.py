@@ -52,7 +52,7 @@ def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) ->
 def build_t5_encoder(config: dict, device: torch.device, dtype: torch.dtype):
     """A `T5EncoderModel` with random weights (no tokenizer: the benchmark feeds token ids and
     passes the states on as prompt embeddings)."""
-    from transformers import T5Config, T5EncoderModel
+    from transformers import T5Config, T5EncoderModel  # heavy: only the full-scale e2e benchmark needs it
 
     with torch.device(device):
         model = T5EncoderModel(T5Config(**config))
@@ -62,8 +62,8 @@ def build_t5_encoder(config: dict, device: torch.device, dtype: torch.dtype):
 def build_pixart_pipeline(transformer: dict, vae: dict, device: torch.device, dtype: torch.dtype):
     """PixArtAlphaPipeline (transformer + SD VAE + DPM-Solver) without text encoder / tokenizer:
     it is called with precomputed T5 embeddings."""
-    from diffusers import (AutoencoderKL, DPMSolverMultistepScheduler, PixArtAlphaPipeline,
-                           PixArtTransformer2DModel)
+    from diffusers import (AutoencoderKL, DPMSolverMultistepScheduler,  # heavy: full-scale e2e only
+                           PixArtAlphaPipeline, PixArtTransformer2DModel)
 
     with torch.device(device):
         net = PixArtTransformer2DModel(**transformer)
@@ -77,7 +77,7 @@ def build_pixart_pipeline(transformer: dict, vae: dict, device: torch.device, dt
 
 def build_clip_vision(config: dict, device: torch.device, dtype: torch.dtype):
     """A `CLIPVisionModel` with random weights: the pipelines' `semantic_encoder` component."""
-    from transformers import CLIPVisionConfig, CLIPVisionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModel  # heavy: full-scale e2e only
 
     with torch.device(device):
         model = CLIPVisionModel(CLIPVisionConfig(**config))
@@ -87,7 +87,7 @@ def build_clip_vision(config: dict, device: torch.device, dtype: torch.dtype):
 def build_sd_encoder(config: dict, device: torch.device, dtype: torch.dtype):
     """An `AutoencoderKL` with random weights and its decoder dropped (as
     `SDVAEContentEncoder.from_pretrained` does): the pipelines' `content_encoder` component."""
-    from diffusers import AutoencoderKL
+    from diffusers import AutoencoderKL  # heavy: full-scale e2e only
 
     with torch.device(device):
         vae = AutoencoderKL(**config)

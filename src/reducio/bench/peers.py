@@ -37,7 +37,7 @@ class PeerVAE:
         return min(candidates, key=lambda f: (abs(f - requested), -f))
 
     def diffusers_class(self) -> type:
-        import diffusers
+        import diffusers  # heavy: the peer VAEs' classes, imported only when one is built
 
         cls = getattr(diffusers, self.class_name, None)
         if cls is None:

@@ -13,7 +13,9 @@ of FLOPs counted on the meta device for the real tiled 1024 path; the result is 
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 from typing import Any
 
 import torch
@@ -38,8 +40,6 @@ TILE_SIZE = 320                   # ft4-1024: tile_sample_min_size 256 * (1 + 0.
 def reducio_config(key: str):
     """The VAEConfig of a model key `reducio-<preset>[@field=value,...]`: a preset, optionally with
     fields replaced (e.g. `reducio-ft4-1024@decoder_channels=64`: a narrower decoder)."""
-    import json
-
     name, _, changes = key.removeprefix(REDUCIO_PREFIX).partition("@")
     config = VAEConfig.preset(name)
     if not changes:
@@ -292,8 +292,6 @@ def _first_line(error: BaseException) -> str:
 def _release_memory(device: torch.device) -> None:
     """After an in-process failure: drop the failed call's tensors (held by the traceback until
     here) and hand cached blocks back so the next model's peak is its own."""
-    import gc
-
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()

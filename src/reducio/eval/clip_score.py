@@ -46,7 +46,7 @@ class CLIPScorer:
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> "CLIPScorer":
         """Open a local CLIP folder; raises ModelNotFoundError naming what is missing."""
-        from transformers import CLIPModel, CLIPProcessor
+        from transformers import CLIPModel, CLIPProcessor  # heavy: loaded only when a CLIP score is asked for
 
         folder = Path(path).expanduser()
         if not folder.is_dir() or not (folder / "config.json").is_file():

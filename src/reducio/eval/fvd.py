@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -81,9 +82,7 @@ class FeatureStats:
 
 
 def _sqrt_trace_scipy(sigma1: np.ndarray, sigma2: np.ndarray, eps: float) -> float:
-    import warnings
-
-    from scipy import linalg
+    from scipy import linalg  # optional: FVD falls back to torch without scipy (scipy_available)
 
     with warnings.catch_warnings():
         # Singular products (fewer clips than dimensions) are common; the result is checked below.
@@ -117,7 +116,7 @@ def _sqrt_trace_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
 
 def scipy_available() -> bool:
     try:
-        import scipy.linalg  # noqa: F401
+        import scipy.linalg  # noqa: F401  (optional dependency: is it installed?)
     except ImportError:
         return False
     return True

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from reducio.data.synthetic.vocab import CaptionError, parse_caption
@@ -87,8 +88,6 @@ def generate_missing(
     """Generate the videos of `items` whose file is absent, with a reducio text-to-video pipeline
     (`ReducioTextToVideoPipeline.from_pretrained`); video i is seeded with seed + i. Returns how
     many were made."""
-    import torch
-
     missing = [(i, item) for i, item in enumerate(items) if not item.path.exists()]
     device = getattr(pipeline, "device", "cpu")
     for i, item in tqdm(missing, desc="generate", unit="video", disable=not progress):
