@@ -1,4 +1,5 @@
-"""`reducio eval recon|gen`: reconstruction metrics of a VAE, or checks of generated videos.
+"""`reducio eval ...`: measurements of a VAE, a pipeline or generated videos (the parsers; each
+subcommand's work is `reducio.cli.run.eval_<name>`, docs/evaluate.md).
 
     reducio eval recon --vae tiny --synthetic test --count 100 -o runs/eval-tiny
     reducio eval recon --vae ft4 --data clips/ --size 256 --lpips vgg_lpips.pth --i3d i3d.pt -o runs/eval
@@ -7,10 +8,17 @@
     reducio eval i2v --splits test test:diagonal --count 100 [--lora runs/lora/final] -o runs/i2v.json
     reducio eval edit --vae tiny --splits test heldout --count 50 --long-count 20 -o runs/edit
     reducio eval transfer --vae tiny --splits test heldout --count 50 -o runs/transfer
+    reducio eval pipeline [--pipeline DIR] [--image-to-video] --count 200 -o runs/eval-pipeline.json
+    reducio eval vae --vae tiny --count 64 -o runs/eval-vae-tiny.json
+    reducio eval stage1 --stage1 DIR --count 40 --sigmas 0.5 0.9 1.0 --guidance 1 2 3
+    reducio eval export-vae --run runs/vae-tiny -o runs/vae-tiny-export
+    reducio eval seams --vae tiny --size 512 --count 8 -o runs/tile-seams.json
+    reducio eval dit-conditions --dit runs/dit-tiny-flow/final --data data/latents/shapes-64
 
-The parsers; each subcommand's work is `reducio.cli.run.eval_<name>`. recon and gen write per-sample JSONL (resumable), summary.json and report.md into the output folder;
-i2v writes one JSON report (docs/evaluate.md); edit and transfer write edit.json + edit.md or
-transfer.json + transfer.md into the output folder (docs/edit.md).
+recon and gen write per-sample JSONL (resumable), summary.json and report.md into the output
+folder; i2v, pipeline, vae and seams write one JSON report; edit and transfer write edit.json +
+edit.md or transfer.json + transfer.md into the output folder (docs/edit.md); stage1 and
+dit-conditions print their tables; export-vae writes a model folder with its metadata.json.
 """
 
 from __future__ import annotations
