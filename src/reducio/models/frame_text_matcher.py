@@ -2,7 +2,7 @@
 
 Stage 1 samples N content frames per prompt; the matcher scores each against the prompt and the
 best one is kept, as DALL-E reranked its samples with CLIP (Ramesh et al. 2021). Trained
-contrastively on (frame, caption) pairs (`scripts/train_stage1_reranker.py`); the text side reads
+contrastively on (frame, caption) pairs (`reducio train reranker`); the text side reads
 the stage-1 text encoder's token states (mean over the caption's tokens), so no second encoder.
 """
 

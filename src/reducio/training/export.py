@@ -1,7 +1,7 @@
 """A training checkpoint -> a `from_pretrained` model folder (EMA weights by default).
 
 `reducio train export CHECKPOINT -o DIR` (cli/train.py) calls `export_checkpoint`;
-`load_checkpoint_model` is the same without the saving (scripts/eval_builtin_vae.py uses it). The
+`load_checkpoint_model` is the same without the saving (`reducio eval vae` uses it). The
 model is rebuilt from the architecture the run recorded (`effective.<task>_config` in the
 checkpoint's config.json; VAE runs older than that record fall back to `model.preset` +
 `model.overrides`), the EMA weights (or the raw ones) are loaded strictly, so an intermediate

@@ -6,7 +6,7 @@ false). On 4 clips of the shapes world's `test` split (posterior mode) the weigh
 decoding a clip's content frame with another clip's latent must lose 2 dB against its own.
 Content-copying weights (swap gap ~0 dB, PSNR <= copy) fail both.
 
-metadata.json records what scripts/export_builtin_vae.py measured over 64 clips
+metadata.json records what `reducio eval export-vae` measured over 64 clips
 (`beats_content_copy`, `uses_latent`). Weights exported *without* those properties (a
 below-target interim export, announced by the CLIs) are expected to fail (a)/(b): those tests are
 then strict xfails, so they turn into errors the moment the weights and their metadata disagree,
