@@ -47,6 +47,16 @@ def test_guidance_one_is_the_plain_conditional_call(model_and_inputs):
                            model(latent, t, **conditions).sample)
 
 
+@pytest.mark.parametrize("text_scale, image_scale", [(0.0, 1.0), (0.5, 0.0), (1.0, 0.3)])
+def test_guidance_below_one_is_off(model_and_inputs, text_scale, image_scale):
+    """A scale at or below 1 turns that guidance off (diffusers' convention): one conditional pass."""
+    model, latent, t, conditions = model_and_inputs
+    with torch.no_grad():
+        assert torch.equal(guided_prediction(model, latent, t, text_scale=text_scale, image_scale=image_scale,
+                                             **conditions),
+                           model(latent, t, **conditions).sample)
+
+
 def test_guided_prediction_batches_the_passes(model_and_inputs):
     model, latent, t, conditions = model_and_inputs
     with torch.no_grad():

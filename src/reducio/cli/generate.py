@@ -35,14 +35,14 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=positive_int, default=None, help="sampler steps of the video stage")
     parser.add_argument("--guidance", type=non_negative_number, default=None,
-                        help="text guidance scale of the video stage, >= 0: 1 = off, above 1 = towards the prompt, "
-                             "below 1 = towards no text (0 = the unconditional prediction)")
+                        help="text guidance scale of the video stage, >= 0: above 1 = towards the prompt, "
+                             "1 or below = off (one conditional pass)")
     parser.add_argument("--image-guidance", type=non_negative_number, default=None,
-                        help="image guidance scale of the video stage, >= 0 (1 = off, the default; 0 = no image)")
+                        help="image guidance scale of the video stage, >= 0 (1 or below = off, the default)")
     parser.add_argument("--negative-prompt", default=None, help="text to steer away from")
     parser.add_argument("--stage1-steps", type=positive_int, default=None, help="sampler steps of the image stage")
     parser.add_argument("--stage1-guidance", type=non_negative_number, default=None,
-                        help="guidance scale of the image stage, >= 0 (1 = off; 0 = no text)")
+                        help="guidance scale of the image stage, >= 0 (1 or below = off)")
     parser.add_argument("--stage1-candidates", type=positive_int, default=None,
                         help="content images sampled per video; the built-in stage 1's reranker keeps "
                              "the one that matches the prompt best (default: its own, 1 = no reranking)")

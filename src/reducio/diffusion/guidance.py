@@ -58,8 +58,8 @@ def guided_prediction(model: Callable[..., torch.Tensor], latent: torch.Tensor,
     Args:
         model: a ReducioDiT (or anything with its forward signature).
         latent: (B, C, t, h, w); timestep: scalar or (B,).
-        text_scale, image_scale: guidance scales; 1 disables that guidance (1 and 1: one plain
-            conditional pass, returned unchanged).
+        text_scale, image_scale: guidance scales; 1 or below disables that guidance (both off:
+            one plain conditional pass, returned unchanged).
         negative_text, negative_text_mask: optional (B, L, D) / (B, L) embeddings of a negative
             prompt, used instead of the learned null text in the text-dropped passes. L must equal
             the text's L (encoders pad to a fixed max_length).
@@ -69,6 +69,8 @@ def guided_prediction(model: Callable[..., torch.Tensor], latent: torch.Tensor,
     for name in ("drop_text", "drop_image"):
         if name in conditions:
             raise PipelineInputError(f"guided_prediction sets {name} itself; do not pass it")
+    # diffusers' convention: a scale at or below 1 turns that guidance off (one conditional pass)
+    text_scale, image_scale = max(float(text_scale), 1.0), max(float(image_scale), 1.0)
     passes = [(False, False)]                       # cond
     if text_scale != 1.0 or image_scale != 1.0:
         passes.append((True, False))                # uncond_text: image only
