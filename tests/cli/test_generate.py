@@ -126,19 +126,6 @@ def test_unknown_output_suffix(tmp_path):
         run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.avi2")])
 
 
-def test_builtin_pipeline_warns_about_prompts_outside_the_shapes_world(monkeypatch, tmp_path, capsys):
-    import reducio.loading.sources as sources
-
-    monkeypatch.setattr(sources, "assets_root", lambda: tmp_path)   # fail fast after the warning
-    with pytest.raises(ModelNotFoundError):
-        run_cli(["generate", "a cat on a sofa", "-o", str(tmp_path / "x.mp4")])
-    err = capsys.readouterr().err
-    assert "warning" in err and "'a cat on a sofa' is outside it" in err and "--pipeline" in err
-    with pytest.raises(ModelNotFoundError):
-        run_cli(["generate", PROMPT, "-o", str(tmp_path / "x.mp4")])
-    assert "warning" not in capsys.readouterr().err
-
-
 def test_vae_tiling_option_changes_the_decode_path(pipeline_dir, tmp_path, monkeypatch):
     """--vae-tiling on tiles a 352 px decode (320 px tiles), off decodes it whole: both write the
     clip, and the two decodes differ (tile blending vs one pass)."""

@@ -20,7 +20,7 @@ from PIL import Image
 
 from reducio.cli.vae_io import builtin_vae_note, read_clip
 from reducio.data.reconstruction import compression_factors, reconstruct_clip
-from reducio.data.synthetic.vocab import CaptionError, normalize_prompt, parse_caption, unknown_prompt_words
+from reducio.data.synthetic.vocab import normalize_prompt, outside_world
 from reducio.data.video_io import read_video, side_by_side, to_uint8_frames, write_video
 from reducio.demo.models import Models, vae_args
 from reducio.demo.settings import DemoSettings, pipeline_defaults
@@ -54,25 +54,20 @@ def user_errors(fn):
 
 def check_prompt(prompt: Any, builtin: bool) -> tuple[str, str | None]:
     """(the prompt to use, a warning or None). The built-in pipeline reads only the shapes world's
-    captions: its prompts are normalised as `reducio generate` does, and one outside the world
-    gets a warning naming the unknown words (the video is still made)."""
+    captions: its prompts are normalised as the pipeline does (`shapes_world_prompts`), and one
+    outside the world gets a warning on the page naming the unknown words (the video is still made)."""
     text = str(prompt or "").strip()
     if not text:
         raise DemoInputError("type a prompt, e.g. 'a red circle moving right on a black background'")
     if not builtin:
         return text, None
-    normal = normalize_prompt(text)
-    try:
-        parse_caption(normal)
-        return normal, None
-    except CaptionError:
-        unknown = unknown_prompt_words(normal)
-    why = (f"unknown word(s): {', '.join(unknown)}" if unknown else
-           "its words are known but not in the order 'a {colour} {shape} moving {direction} on a "
-           "{background} background'")
-    return normal, (f"The built-in pipeline is a 64 px model of the synthetic shapes world and "
-                    f"understands only its prompts, e.g. 'a red circle moving right on a black "
-                    f"background'. '{text}' is outside it ({why}), so expect an arbitrary shapes clip.")
+    problem = outside_world(text)
+    if problem is None:
+        return normalize_prompt(text), None
+    return normalize_prompt(text), (
+        f"The built-in pipeline is a 64 px model of the synthetic shapes world and understands only "
+        f"its prompts, e.g. 'a red circle moving right on a black background'. '{text}' is outside it "
+        f"({problem}), so expect an arbitrary shapes clip.")
 
 
 def check_int(value: Any, name: str, low: int, high: int) -> int:

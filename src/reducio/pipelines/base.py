@@ -38,6 +38,7 @@ from reducio.conditioning import (
     SDVAEContentEncoder,
 )
 from reducio.conditioning.text import clean_caption
+from reducio.data.synthetic.vocab import normalize_prompt, outside_world
 from reducio.diffusion import (
     DEFAULT_STEPS,
     DiffusionConfig,
@@ -137,7 +138,7 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
                               semantic_encoder_config, content_encoder_config,
                               max_sequence_length, clean_caption, default_num_inference_steps,
                               default_guidance_scale, default_image_guidance_scale, default_fps,
-                              component_sources) -> None:
+                              component_sources, shapes_world_prompts) -> None:
         # A weightless encoder passed as an object is stored as its settings.
         semantic_encoder_config = encoder_setting(semantic_encoder) or semantic_encoder_config
         content_encoder_config = encoder_setting(content_encoder) or content_encoder_config
@@ -156,7 +157,7 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
             clean_caption=clean_caption, default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=default_guidance_scale,
             default_image_guidance_scale=default_image_guidance_scale, default_fps=default_fps,
-            component_sources=component_sources)
+            component_sources=component_sources, shapes_world_prompts=shapes_world_prompts)
         self.video_processor = VideoProcessor(
             vae_scale_factor=getattr(vae, "spatial_compression_ratio", 32))
         self._semantic = build_weightless(semantic_encoder_config)
@@ -279,18 +280,38 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
         """(embeds (B, L, D), mask (B, L) bool, negative embeds or None, negative mask or None)."""
         device = device or self._execution_device
         if prompt_embeds is None:
-            prompt_embeds, prompt_attention_mask = self._encode_text(as_prompt_list(prompt), device)
+            prompt_embeds, prompt_attention_mask = self._encode_text(self._prompts(prompt), device)
         elif prompt_attention_mask is None:
             prompt_attention_mask = torch.ones(prompt_embeds.shape[:2], dtype=torch.bool)
         negative = negative_mask = None
         if negative_prompt is not None:
-            negatives = as_prompt_list(negative_prompt, "negative_prompt")
+            negatives = self._prompts(negative_prompt, "negative_prompt")
             batch = prompt_embeds.shape[0]
             negative, negative_mask = self._encode_text(
                 negatives * batch if len(negatives) == 1 else negatives, device)
         return (prompt_embeds.to(device), prompt_attention_mask.to(device).bool(),
                 None if negative is None else negative.to(device),
                 None if negative_mask is None else negative_mask.to(device))
+
+    def _prompts(self, prompt: str | Sequence[str] | None, name: str = "prompt") -> list[str]:
+        """The prompts as the text encoder reads them. A model of the synthetic shapes world
+        (`shapes_world_prompts`, the built-in one) reads its canonical captions: case,
+        punctuation, spacing and spellings ("grey", "upwards") are normalised, and a prompt
+        outside the world is named in a warning with its unknown words (docs/synthetic-world.md).
+        A negative prompt ("a gray square") need not be a whole caption: it is normalised only."""
+        prompts = as_prompt_list(prompt, name)
+        if not self.config.get("shapes_world_prompts", False):
+            return prompts
+        for typed in dict.fromkeys(prompts if name == "prompt" else ()):
+            problem = outside_world(typed)
+            if problem is not None:
+                logger.warning(
+                    "this pipeline is a 64 px model of the synthetic shapes world and understands only its "
+                    "prompts, e.g. 'a red circle moving right on a black background' (the vocabulary: "
+                    "docs/synthetic-world.md, `reducio generate --help`); %s %r is outside it (%s), so expect "
+                    "an arbitrary shapes clip; for other prompts use a pipeline of your own (--pipeline DIR)",
+                    name, typed, problem)
+        return [normalize_prompt(p) for p in prompts]
 
     @torch.no_grad()
     def _encode_text(self, prompts: list[str], device: torch.device):

@@ -53,6 +53,9 @@ class ReducioImageToVideoPipeline(ReducioVideoPipeline):
             PixArt-alpha's; image guidance 1.0 = off, the content frame is a strong condition).
         component_sources: components the saved folder names instead of holding ("minilm" for
             the packaged text encoder, a VAE name): see `from_pretrained`.
+        shapes_world_prompts: the model is one of the synthetic shapes world (the built-in one):
+            prompts are normalised to the world's canonical captions, and a prompt outside the
+            world is named in a warning.
     """
 
     model_cpu_offload_seq = "text_encoder->semantic_encoder->content_encoder->transformer->vae"
@@ -67,7 +70,8 @@ class ReducioImageToVideoPipeline(ReducioVideoPipeline):
                  content_encoder_config: dict | None = None, max_sequence_length: int = 64,
                  clean_caption: bool = True, default_num_inference_steps: int | None = None,
                  default_guidance_scale: float = 4.5, default_image_guidance_scale: float = 1.0,
-                 default_fps: int = 16, component_sources: dict | None = None) -> None:
+                 default_fps: int = 16, component_sources: dict | None = None,
+                 shapes_world_prompts: bool = False) -> None:
         super().__init__()
         self._register_video_parts(
             vae=vae, transformer=transformer, scheduler=scheduler, text_encoder=text_encoder,
@@ -77,7 +81,7 @@ class ReducioImageToVideoPipeline(ReducioVideoPipeline):
             clean_caption=clean_caption, default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=default_guidance_scale,
             default_image_guidance_scale=default_image_guidance_scale, default_fps=default_fps,
-            component_sources=component_sources)
+            component_sources=component_sources, shapes_world_prompts=shapes_world_prompts)
         self.check_components()
 
     def check_inputs(self, prompt, image: torch.Tensor, **kwargs: Any):

@@ -82,6 +82,7 @@ class ReducioTextToVideoPipeline(ReducioVideoPipeline):
                  clean_caption: bool = True, default_num_inference_steps: int | None = None,
                  default_guidance_scale: float = 4.5, default_image_guidance_scale: float = 1.0,
                  default_fps: int = 16, component_sources: dict | None = None,
+                 shapes_world_prompts: bool = False,
                  stage1_diffusion_config: Any = None, stage1_image_size: int = 64,
                  stage1_num_inference_steps: int = 30, stage1_guidance_scale: float = 5.0,
                  stage1_num_candidates: int = 1) -> None:
@@ -94,7 +95,7 @@ class ReducioTextToVideoPipeline(ReducioVideoPipeline):
             clean_caption=clean_caption, default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=default_guidance_scale,
             default_image_guidance_scale=default_image_guidance_scale, default_fps=default_fps,
-            component_sources=component_sources)
+            component_sources=component_sources, shapes_world_prompts=shapes_world_prompts)
         if isinstance(stage1_diffusion_config, DiffusionConfig):
             stage1_diffusion_config = stage1_diffusion_config.to_dict()
         if stage1_diffusion_config is None and image_transformer is not None:

@@ -4,7 +4,6 @@ generate the clip and write it."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
@@ -13,12 +12,11 @@ from reducio.cli.arguments import parse_size_arg
 from reducio.cli.device import resolve_device
 from reducio.cli.outputs import check_video_output
 from reducio.data.buckets import bucket_for_aspect, parse_aspect
-from reducio.data.synthetic.vocab import CaptionError, normalize_prompt, parse_caption, unknown_prompt_words
 from reducio.data.video_io import read_video, write_video
 from reducio.data.video_write import WRITABLE_SUFFIXES
 from reducio.errors import ConfigError
 from reducio.loading.dtypes import resolve_dtype
-from reducio.pipelines import BUILTIN_NAMES, ReducioImageToVideoPipeline, ReducioTextToVideoPipeline, has_stage1
+from reducio.pipelines import ReducioImageToVideoPipeline, ReducioTextToVideoPipeline, has_stage1
 from reducio.pipelines.lora import ReducioLoraLoaderMixin, parse_lora_argument
 
 
@@ -33,8 +31,6 @@ def run(args: argparse.Namespace) -> int:
     if args.offload and torch.device(device).type == "cpu":
         raise ConfigError(f"--offload moves models between CPU memory and a GPU, but the device is "
                           f"{device!s}; pass --device cuda, or leave --offload out on a CPU")
-    if args.pipeline is None or str(args.pipeline) in BUILTIN_NAMES:
-        _builtin_prompts(args)
     source = "tiny" if args.pipeline is None else args.pipeline
     if image is None and not has_stage1(source):
         raise ConfigError(f"the pipeline {args.pipeline} has no stage-1 image generator "
@@ -105,28 +101,6 @@ def _apply_speed_options(pipe, args: argparse.Namespace) -> None:
         mode = getattr(args, "compile_mode", "default")
         pipe.transformer.compile(mode=None if mode == "default" else mode)
         pipe.vae.decoder.compile()
-
-
-def _builtin_prompts(args: argparse.Namespace) -> None:
-    """The built-in model reads canonical shapes-world captions: normalise the prompts in place
-    (case, punctuation, "grey" -> "gray" ...) and warn, naming the unknown words, when the prompt
-    is still outside the world."""
-    prompt = normalize_prompt(args.prompt)
-    try:
-        parse_caption(prompt)
-    except CaptionError:
-        unknown = unknown_prompt_words(prompt)
-        why = (f"unknown word(s): {', '.join(unknown)}" if unknown else
-               "its words are known but not in the order 'a {colour} {shape} moving {direction} "
-               "on a {background} background'")
-        print(f"reducio generate: warning: the built-in pipeline is a 64 px model of the synthetic "
-              f"shapes world and understands only its prompts, e.g. 'a red circle moving right on "
-              f"a black background' (docs/synthetic-world.md); {args.prompt!r} is outside it ({why}), "
-              "so expect an arbitrary shapes clip. Pass --pipeline DIR for a model of your own.",
-              file=sys.stderr)
-    args.prompt = prompt
-    if args.negative_prompt is not None:
-        args.negative_prompt = normalize_prompt(args.negative_prompt)
 
 
 def _check_size(size: tuple[int, int], ratio: int) -> None:

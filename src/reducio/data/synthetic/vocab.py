@@ -186,3 +186,17 @@ def unknown_prompt_words(text: str, directions: tuple[str, ...] = DIRECTIONS) ->
     """Words of the normalised prompt outside the world's vocabulary, in order, each once."""
     known = {*_GRAMMAR_WORDS, *COLOURS, *BACKGROUNDS, *SHAPES, *directions}
     return tuple(dict.fromkeys(w for w in normalize_prompt(text).split() if w not in known))
+
+
+def outside_world(prompt: str) -> str | None:
+    """Why `prompt`, once normalised, is not a caption of the shapes world (naming the unknown
+    words, or the expected word order), or None when it is one."""
+    text = normalize_prompt(prompt)
+    try:
+        parse_caption(text)
+    except CaptionError:
+        unknown = unknown_prompt_words(text)
+        return (f"unknown word(s): {', '.join(unknown)}" if unknown else
+                "its words are known but not in the order 'a {colour} {shape} moving {direction} "
+                "on a {background} background'")
+    return None
