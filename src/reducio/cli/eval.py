@@ -172,7 +172,9 @@ def _register_pipeline(commands) -> None:
         "pipeline", help="prompt following of a text-to-video pipeline on the shapes world",
         description="Generate one video per canonical caption of clips 0..N-1 of each split (seed --seed + i) and "
                     "judge it with the shapes-world evaluator: accuracy per attribute and joint, a shuffled-caption "
-                    "control, accuracy by object count. --image-to-video: stage 2 alone, from each clip's true "
+                    "control, accuracy by object count, the ghost share (pixels away from every object that differ "
+                    "from the background; the world's own clips give the floor). --image-to-video: stage 2 alone, "
+                    "from each clip's true "
                     "content frame. Writes one JSON report (docs/evaluate.md).")
     parser.add_argument("--pipeline", default=None, help="pipeline folder (default: the built-in one)")
     parser.add_argument("--splits", nargs="+", default=["test", "heldout"], help="world splits (default test heldout)")

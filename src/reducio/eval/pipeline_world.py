@@ -6,6 +6,9 @@ base seed + index) and judge it with `ShapesEvaluator`: accuracy per attribute (
 direction, background) and joint (all correct). The control pairs each video with the caption of
 another clip of the same split (a fixed derangement): it must land near chance.
 `by_object_count` splits the accuracy by the number of objects the prompt names (1 or 2).
+`ghost_share` is the mean share of pixels away from every object that differ from the background
+(`reducio.eval.ghosts`), for the generated videos and for the world's own clips of the same
+prompts (`world`, the floor).
 
 With `image_to_video` the pipeline is stage 2 alone: each video is generated from its clip's true
 content frame (rendered by the world) and caption, so stage-1 errors do not count.
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 
 from reducio.data.synthetic.world import make_clip, sample_scene, seed_for
+from reducio.eval.ghosts import ghost_share
 from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
 from reducio.models.vae.config import content_frame_index
 
@@ -77,6 +81,7 @@ def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: 
     by_count: dict[int, ShapesAccuracy] = {}      # one- and two-object prompts fail differently
     permutation = control_permutation(len(prompts))
     joint_per_prompt = []
+    ghosts, world_ghosts = [], []
     start = time.perf_counter()
     for lo in range(0, len(prompts), batch):
         for index in range(lo, min(lo + batch, len(prompts))):
@@ -88,6 +93,8 @@ def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: 
             own.update(verdict)
             by_count.setdefault(len(verdict.objects), ShapesAccuracy()).update(verdict)
             joint_per_prompt.append(int(verdict.joint))
+            ghosts.append(ghost_share(video, len(verdict.objects)))
+            world_ghosts.append(ghost_share(make_clip(index, split, size=size).video, len(verdict.objects)))
             control.update(evaluator.evaluate(video, prompts[permutation[index]]))
         if progress is not None:
             progress(f"{split}: {min(lo + batch, len(prompts))}/{len(prompts)} "
@@ -95,6 +102,8 @@ def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: 
     seconds = time.perf_counter() - start
     return {"prompts": len(prompts), "accuracy": own.summary(), "shuffled_control": control.summary(),
             "by_object_count": {f"{n}": acc.summary() for n, acc in sorted(by_count.items())},
+            "ghost_share": {"generated": round(float(np.mean(ghosts)), 5),
+                            "world": round(float(np.mean(world_ghosts)), 5)},
             "seconds": round(seconds, 1), "seconds_per_video": round(seconds / len(prompts), 3),
             "joint_per_prompt": joint_per_prompt}   # for paired comparisons of two pipelines
 

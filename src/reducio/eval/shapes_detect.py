@@ -306,7 +306,7 @@ def soft_shape_features(coverage: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"fill": area / (width * height), "offset": (cy - centre) / height}
 
 
-def _grow(masks: torch.Tensor, pixels: int) -> torch.Tensor:
+def grow_masks(masks: torch.Tensor, pixels: int) -> torch.Tensor:
     """Dilate masks `T H W` by a square of radius `pixels`."""
     size = 2 * pixels + 1
     return F.max_pool2d(masks.float().unsqueeze(1), size, 1, pixels).squeeze(1) > 0
@@ -353,7 +353,7 @@ def detect_objects(
         others = (everyone - components[k].int()) > 0  # T H W
         # Shape is read from the coverage of the object's pixels, which a blur or the palette
         # threshold barely changes (a blurred square keeps filling its box).
-        near = _grow(components[k], max(2, round(0.03 * side))) & ~others
+        near = grow_masks(components[k], max(2, round(0.03 * side))) & ~others
         # The object's own colour (a generator drifts from the palette): interior coverage is 1.
         measured = pixels[components[k]].median(dim=0).values  # 3
         coverage = edge_coverage(pixels, measured, background, near, config.colour_threshold)
@@ -367,7 +367,7 @@ def detect_objects(
         if occluded:
             # Touching another object in every frame: fit the shapes to its three best views,
             # ignoring what lies under the other objects (grown by 2 px for blended seams).
-            hidden = _grow(others, 2)
+            hidden = grow_masks(others, 2)
             votes: dict[str, float] = {}
             for t in area.argsort(descending=True)[:3].tolist():
                 if seen[k, t]:

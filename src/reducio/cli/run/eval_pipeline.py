@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         acc = result["accuracy"]
         print(f"{split}: joint {acc['joint']:.3f} (direction {acc['direction']:.3f}, shape {acc['shape']:.3f}) over "
               f"{result['prompts']} prompts; shuffled control {result['shuffled_control']['joint']:.3f}; "
-              f"{result['seconds_per_video']:.2f} s/video")
+              f"ghost share {result['ghost_share']['generated']:.4f} (world's own clips "
+              f"{result['ghost_share']['world']:.4f}); {result['seconds_per_video']:.2f} s/video")
     print(f"-> {output}")
     return 0
