@@ -126,7 +126,7 @@ PY
         TWO_RUN=${TWO_RUN:-runs/dit-two3}
         reducio extract --synthetic train --start 200000 --count 16000 --size 64 --vae tiny --latent mode \
             --output data/latents/shapes-64-from200k --no-progress
-        [ -d data/latents/shapes-64-from200k-two3 ] || python scripts/experiments/reweight_latent_shards.py \
+        [ -d data/latents/shapes-64-from200k-two3 ] || reducio data reweight \
             data/latents/shapes-64-from200k data/latents/shapes-64-from200k-two3 --two-object-copies 3
         reducio train dit $(resume_or "$TWO_RUN" --recipe dit-tiny-cpu --set data.root=data/latents/shapes-64-from200k-two3 \
             --set model.init="$OUT/transformer" --set data.batch_size=16 --set optim.lr=1e-4 --set train.sample_every=0 \

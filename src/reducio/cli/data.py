@@ -1,5 +1,6 @@
-"""`reducio data synth|probe`: generate the synthetic shapes world; inspect video files (the parser;
-the work is `reducio.cli.run.data_synth` and `reducio.cli.run.data_probe`)."""
+"""`reducio data synth|probe|reweight`: generate the synthetic shapes world; inspect video files;
+copy a latent-shard folder with its two-object records repeated (the parser; the work is
+`reducio.cli.run.data_synth`, `reducio.cli.run.data_probe` and `reducio.cli.run.data_reweight`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from reducio.cli.arguments import integer, non_negative_int, positive_int, posit
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="generate synthetic data, inspect videos")
+    parser = subparsers.add_parser("data", help="generate synthetic data, inspect videos, reweight latent shards")
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     synth = actions.add_parser(
@@ -32,3 +33,16 @@ def register(subparsers) -> None:
     probe.add_argument("inputs", nargs="+", help="files, folders or globs")
     probe.set_defaults(run="reducio.cli.run.data_probe")
 
+    reweight = actions.add_parser(
+        "reweight", help="copy a latent-shard folder, repeating the records whose caption names two objects",
+        description="Copy the latent shards of SOURCE (written by `reducio extract`) into the new folder "
+                    "OUTPUT, each record whose caption names two objects written --two-object-copies times "
+                    "in a row; records are copied bit for bit, in order (docs/train-dit.md).",
+    )
+    reweight.add_argument("source", metavar="SOURCE", help="latent-shard folder (shard-*.safetensors)")
+    reweight.add_argument("output", metavar="OUTPUT", help="new (or empty) output folder")
+    reweight.add_argument("--two-object-copies", type=positive_int, default=3, metavar="N",
+                          help="times each two-object record appears (default 3)")
+    reweight.add_argument("--shard-size", type=positive_int, default=256, metavar="N",
+                          help="records per output shard (default 256)")
+    reweight.set_defaults(run="reducio.cli.run.data_reweight")
