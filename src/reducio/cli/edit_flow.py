@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from reducio.cli.outputs import check_output_folder
-from reducio.cli.vae_io import builtin_vae_note, load_vae, read_clip
+from reducio.cli.vae_io import load_vae_for, read_clip
 from reducio.data.synthetic.world import parse_split_spec
 from reducio.data.video_io import IMAGE_EXTENSIONS, expand_inputs, read_video
 from reducio.errors import ConfigError, VideoReadError
@@ -57,11 +57,7 @@ def load_pipeline(args: argparse.Namespace, cls: type[ReducioEditPipeline],
                   inputs: tuple[str, ...] = ()) -> ReducioEditPipeline:
     """`cls` (edit or transfer pipeline) around the VAE of --vae, with its notes printed (untrained
     weights; a built-in VAE given clips from outside the shapes world)."""
-    vae, warning = load_vae(args)
-    for text in (warning, builtin_vae_note(args.vae, [Path(p) for p in inputs]) if inputs else None):
-        if text:
-            print(text)
-    pipe = cls(vae=vae)
+    pipe = cls(vae=load_vae_for(args, [Path(p) for p in inputs]))
     pipe.set_progress_bar_config(desc="windows", leave=False)
     return pipe
 

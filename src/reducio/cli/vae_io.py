@@ -99,6 +99,15 @@ def read_clip(path: Path, args: argparse.Namespace) -> torch.Tensor:
     )
 
 
+def load_vae_for(args: argparse.Namespace, inputs: list[Path]) -> ReducioVAE:
+    """`load_vae`, its warning and the built-in VAE's note about `inputs` printed: the VAE."""
+    vae, warning = load_vae(args)
+    for text in (warning, builtin_vae_note(args.vae, inputs) if inputs else None):
+        if text:
+            print(text)
+    return vae
+
+
 def builtin_vae_note(vae: str, inputs: list[Path]) -> str | None:
     """One line when a built-in VAE (trained on the shapes world only) gets clips from elsewhere.
 
