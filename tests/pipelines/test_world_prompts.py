@@ -58,3 +58,21 @@ def test_a_pipeline_of_another_world_gets_the_prompt_as_typed(pipe, caplog):
         pipe.register_to_config(shapes_world_prompts=True)
     assert not torch.equal(grey, gray)
     assert not caplog.records
+
+
+def test_a_folder_saved_before_the_key_existed_still_loads(tmp_path):
+    """model_index.json written before `shapes_world_prompts` existed: the folder loads, and its
+    prompts are read as typed (the key's default)."""
+    import json
+    import shutil
+
+    from reducio.loading.sources import builtin_folder
+
+    folder = tmp_path / "older"
+    shutil.copytree(builtin_folder("pipeline", "tiny"), folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["shapes_world_prompts"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    older = ReducioTextToVideoPipeline.from_pretrained(folder)
+    assert older.config.shapes_world_prompts is False
+    assert older._prompts("A Grey Square") == ["A Grey Square"]
