@@ -68,3 +68,29 @@ def test_vae_checkpoint_without_recorded_architecture_uses_preset_and_overrides(
     vae, info = load_checkpoint_model(tmp_path)  # the run folder: its latest checkpoint
     assert (info["step"], info["weights"]) == (3, "raw") and vae.config.frames == 8
     assert all(torch.equal(vae.state_dict()[k], weights[k]) for k in weights)
+
+
+@pytest.mark.parametrize("dtype, stored", [("fp16", torch.float16), ("bf16", torch.bfloat16), (None, torch.float32)])
+def test_export_stores_the_weights_in_the_asked_dtype_and_they_load_as_fp32(tmp_path, capsys, dtype, stored):
+    from safetensors.torch import save_file
+
+    from reducio.models.vae.config import VAEConfig
+
+    ckpt = tmp_path / "run/checkpoints/step-00000002"
+    (ckpt / "models").mkdir(parents=True)
+    torch.manual_seed(0)
+    vae = ReducioVAE(VAEConfig.preset("tiny").replace(frames=8))
+    weights = {k: v.contiguous() for k, v in vae.state_dict().items()}
+    save_file(weights, ckpt / "models/vae.safetensors")
+    (ckpt / "state.json").write_text(json.dumps({"format_version": 1, "step": 2}))
+    (ckpt / "config.json").write_text(json.dumps(
+        {"task": "vae", "model": {"preset": "tiny", "overrides": {"frames": 8}}, "effective": {}}))
+    out = tmp_path / "out"
+    assert _run(["train", "export", str(tmp_path / "run"), "-o", str(out), *(["--dtype", dtype] if dtype else [])]) == 0
+    assert f"(stored as {str(stored).removeprefix('torch.')})" in capsys.readouterr().out
+    on_disk = load_file(out / "diffusion_pytorch_model.safetensors")
+    assert on_disk.keys() == weights.keys()
+    assert all(v.dtype == stored and torch.equal(v, weights[k].to(stored)) for k, v in on_disk.items())
+    vae = ReducioVAE.from_pretrained(out)
+    assert vae.dtype == torch.float32
+    assert all(torch.equal(vae.state_dict()[k], weights[k].to(stored).float()) for k in weights)

@@ -32,6 +32,7 @@ SUBCOMMANDS = (
     "train",
     "extract",
     "generate",
+    "assemble",
     "eval",
     "bench",
     "demo",

@@ -2,7 +2,7 @@
 
     reducio train vae|dit|stage1|reranker [--recipe NAME | --config recipe.yaml] [--set key.sub=value ...]
                       [--output-dir DIR] [--resume [PATH]] [--max-steps N] [--init WEIGHTS]
-    reducio train export CHECKPOINT -o DIR [--raw]
+    reducio train export CHECKPOINT -o DIR [--raw] [--dtype fp16|bf16|fp32]
 
 The parser; the work is `reducio.cli.run.train`, the tasks themselves `reducio.training.tasks`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from reducio.cli.arguments import positive_int
+from reducio.cli.arguments import DTYPE_NAMES, positive_int
 
 # name -> (help, default recipe): what the parser shows. The tasks (config class, build function)
 # are `reducio.training.tasks.TASKS`, which imports torch; a test checks that the two agree.
@@ -55,4 +55,7 @@ def register(subparsers) -> None:
     export.add_argument("checkpoint", help="a checkpoints/step-XXXXXXXX folder or a run folder")
     export.add_argument("-o", "--output", required=True, help="output model folder")
     export.add_argument("--raw", action="store_true", help="the trained weights, not their EMA")
+    export.add_argument("--dtype", default=None, choices=DTYPE_NAMES,
+                        help="store the floating-point weights in this dtype (default: as trained, fp32); "
+                        "from_pretrained loads them back as fp32, e.g. fp16 for a folder half the size")
     export.set_defaults(run="reducio.cli.run.train")

@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    done = export_checkpoint(args.checkpoint, args.output, ema=not args.raw)
+    done = export_checkpoint(args.checkpoint, args.output, ema=not args.raw, dtype=args.dtype)
     print(f"exported {done['task']} step {done['step']} ({done['weights']} weights) from "
-          f"{done['checkpoint']} -> {done['output']}")
+          f"{done['checkpoint']} -> {done['output']} (stored as {done['dtype']})")
     return 0
 
 
