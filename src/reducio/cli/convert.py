@@ -10,7 +10,7 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "convert",
-        help="convert an official Reducio-VAE .ckpt to config.json + model.safetensors",
+        help="convert an official Reducio-VAE .ckpt (or an older reducio folder) to a diffusers folder",
         description="Read an official Reducio-VAE checkpoint without running code from it, load "
         "it strictly into ReducioVAE and save it in reducio's format.",
     )
