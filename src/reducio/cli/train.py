@@ -13,8 +13,9 @@ import argparse
 
 from reducio.cli.arguments import DTYPE_NAMES, positive_int
 
-# name -> (help, default recipe): what the parser shows. The tasks (config class, build function)
-# are `reducio.training.tasks.TASKS`, which imports torch; a test checks that the two agree.
+# name -> (help, default recipe): what the command line shows and uses when no recipe is given.
+# The tasks themselves (config class, build function) are `reducio.training.tasks.TASKS`, which
+# imports torch; a test checks that both name the same tasks.
 TASKS: dict[str, tuple[str, str]] = {
     "vae": ("train Reducio-VAE (release losses, 3D PatchGAN, two optimisers)", "tiny-cpu"),
     "dit": ("train Reducio-DiT on latent shards from `reducio extract` (diffusion loss, CFG dropout)",
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
     for name, (help_text, default_recipe) in TASKS.items():
         sub = tasks.add_parser(name, help=help_text, description=help_text)
         add_common_arguments(sub, default_recipe)
-        sub.set_defaults(run="reducio.cli.run.train")
+        sub.set_defaults(run="reducio.cli.run.train", default_recipe=default_recipe)
     export = tasks.add_parser(
         "export", help="a training checkpoint -> a from_pretrained model folder (EMA weights)",
         description="Write the model of a checkpoint (checkpoints/step-XXXXXXXX, or a run folder: its "

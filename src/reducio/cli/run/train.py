@@ -45,7 +45,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def resolve_config(task: TrainTask, args: argparse.Namespace):
     """(config, run_dir, checkpoint or None) from the command line."""
-    recipe = args.config or args.recipe or task.default_recipe
+    recipe = args.config or args.recipe or args.default_recipe
     recipe_name = Path(recipe).stem if args.config else recipe
     checkpoint = None
     if args.resume is not None:
