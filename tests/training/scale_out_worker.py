@@ -159,7 +159,7 @@ def fsdp2_step(shards: str, *, steps: int = 2) -> dict[str, Any]:
         noise = torch.stack([torch.randn(mine["latent"].shape[1:], generator=g) for g in generators])
         timesteps = torch.cat([diffusion.sample_timesteps(1, generator=g) for g in generators])
         noisy = diffusion.prepare(mine["latent"], noise=noise, timesteps=timesteps)
-        loss = diffusion.loss(dit(noisy.noisy, noisy.timesteps, **objective.conditions(mine)), noisy)
+        loss = diffusion.loss(dit(noisy.noisy, noisy.timesteps, **objective.conditions(mine), return_dict=False)[0], noisy)
         loss.backward()
         grads = [full(p.grad) for p in dit.parameters() if p.grad is not None]
         norms.append(float(torch.stack([g.float().pow(2).sum() for g in grads]).sum().sqrt()))
