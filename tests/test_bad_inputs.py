@@ -228,7 +228,7 @@ CASES = [
     cli("unknown --set key", ConfigError, "unknown key 'optim.learning_rate'", "train", "vae", "--output-dir", "{d}/t", "--set", "optim.learning_rate=1"),
     cli("--set without a value", ConfigError, "--set expects KEY.SUB=VALUE", "train", "vae", "--output-dir", "{d}/t", "--set", "optim.lr"),
     cli("--set of the wrong type", ConfigError, "optim.lr must be a number", "train", "vae", "--output-dir", "{d}/t", "--set", "optim.lr=abc"),
-    cli("--set NaN", ConfigError, "optim.lr must be > 0, got nan", "train", "vae", "--output-dir", "{d}/t", "--set", "optim.lr=nan"),
+    cli("--set NaN", ConfigError, "optim.weight_decay must be a finite number, got .nan.", "train", "vae", "--output-dir", "{d}/t", "--set", "optim.weight_decay=nan"),
     cli("resume without checkpoints", CheckpointError, "no complete checkpoint", "train", "vae", "--output-dir", "{d}/t-empty", "--resume"),
     cli("resume from a missing path", CheckpointError, "is not a complete checkpoint", "train", "vae", "--resume", "{d}/nope"),
     cli("resume, damaged training.pt", CheckpointError, "training.pt .*step-00000001 is damaged", "train", "vae", "--output-dir", "{d}/run-training-pt", "--resume", "--max-steps", "2"),

@@ -71,6 +71,9 @@ def test_yaml_and_set_strings_are_coerced_to_the_declared_types():
 @pytest.mark.parametrize("data, message", [
     ({"inner": {"sizes": ["one"]}}, r"inner\.sizes\[0\] must be an integer, got 'one'"),
     ({"inner": {}, "scale": "fast"}, r"scale must be a number, got 'fast'"),
+    ({"inner": {}, "scale": "nan"}, r"scale must be a finite number, got 'nan'"),
+    ({"inner": {}, "scale": "-inf"}, r"scale must be a finite number, got '-inf'"),
+    ({"inner": {}, "scale": float("inf")}, r"scale must be a finite number, got inf"),
     ({"inner": {}, "mode": "c"}, r"mode must be one of 'a', 'b', got 'c'"),
     ({"inner": {}, "on": "maybe"}, r"on must be true or false, got 'maybe'"),
     ({"inner": 3}, r"inner must be a mapping, got int 3"),
@@ -86,6 +89,27 @@ def test_coerce_and_check_types_directly():
         coerce(1.5, int, "steps")
     with pytest.raises(ConfigError, match="invalid _Inner types: sizes="):
         _Inner(sizes=("1",))  # a constructed config is checked, not coerced
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Checked(Config):
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_types(self)
+
+
+def test_a_constructed_config_refuses_nan():
+    with pytest.raises(ConfigError, match="scale=nan is not a finite number"):
+        _Checked(scale=float("nan"))
+
+
+def test_every_training_float_refuses_nan_from_set():
+    """No training setting means NaN: `--set optim.weight_decay=nan` used to be accepted silently."""
+    from reducio.training.config import VAETrainConfig
+
+    with pytest.raises(ConfigError, match="optim.weight_decay must be a finite number"):
+        apply_overrides(VAETrainConfig(), ["optim.weight_decay=nan"])
 
 
 def test_unreadable_json_names_the_fix(tmp_path):

@@ -7,6 +7,7 @@ is not coerced, so each config calls `check_types` in its `__post_init__` to ref
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal
@@ -34,8 +35,8 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is float:   # a finite number: NaN or infinity is never a setting
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if origin is Literal:
         return value in typing.get_args(hint)
     if origin is tuple:
@@ -53,4 +54,6 @@ def _matches(value: Any, hint: Any) -> bool:
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is Literal:
         return f"one of {typing.get_args(hint)}"
+    if hint is float:
+        return "a finite number"
     return getattr(hint, "__name__", str(hint))
