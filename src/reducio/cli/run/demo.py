@@ -13,6 +13,7 @@ from reducio.cli.device import resolve_device
 from reducio.demo.settings import DemoSettings
 from reducio.errors import ConfigError
 from reducio.loading.sources import builtin_folder
+from reducio.models.vae.config import VAEConfig
 import reducio.demo.app as demo_app
 
 
@@ -27,8 +28,9 @@ def settings_from_args(args: argparse.Namespace) -> DemoSettings:
     """DemoSettings from the options, checked before anything loads."""
     size = parse_size_arg(args.size)
     sides = (size,) if isinstance(size, int) else size or ()
-    if any(side < 32 or side % 32 for side in sides):
-        raise ConfigError(f"--size must be multiples of 32, got {args.size}")
+    ratio = VAEConfig().space_downsample   # the released and built-in VAEs' (32); the pipeline checks its own
+    if any(side < ratio or side % ratio for side in sides):
+        raise ConfigError(f"--size must be multiples of {ratio} (the VAE's spatial compression), got {args.size}")
     resolve_device(args.device)  # an unknown or missing device fails now, not at the first click
     pipeline = str(args.pipeline)
     if builtin_folder("pipeline", pipeline) is None and not (_folder(pipeline) / "model_index.json").is_file():
