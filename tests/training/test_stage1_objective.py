@@ -154,3 +154,31 @@ def test_fine_tuning_overrides_add_a_refiner_and_refuse_architecture_changes():
         fine_tune_overrides(model, {"refiner_width": 16}, "w")
     with pytest.raises(ConfigError, match=r"model.overrides \['image_size'\] cannot change a model loaded from w"):
         fine_tune_overrides(model, {"image_size": 32}, "w")
+
+
+def test_fine_tuning_shrinks_patches_and_refuses_other_dit_changes(tmp_path):
+    """model.dit_overrides with model.init: a smaller patch_size maps the loaded weights (the
+    result saves and loads with the new size); any other changed DiT field is refused instead of
+    being ignored; fields equal to the loaded ones pass."""
+    from reducio.errors import ConfigError
+    from reducio.pipelines.stage1 import ReducioStage1Generator, Stage1Config
+    from reducio.training.stage1_objective import fine_tune_dit
+
+    model = ReducioStage1Generator(Stage1Config.preset("tiny-image"))
+    assert tuple(model.dit.arch.patch_size) == (1, 8, 8)
+    blocks_before = model.dit.blocks[0].attn.to_q.weight.clone()
+    fine_tune_dit(model, {"patch_size": [1, 4, 4], "prediction_type": model.dit.arch.prediction_type}, "w")
+    assert tuple(model.dit.arch.patch_size) == (1, 4, 4) == tuple(model.config.dit.patch_size)
+    assert torch.equal(model.dit.blocks[0].attn.to_q.weight, blocks_before)
+    noisy = torch.randn(2, 3, 1, 64, 64)
+    text = torch.randn(2, 5, model.dit.arch.text_dim)
+    assert model.denoise(noisy, torch.tensor([10.0, 900.0]), text=text).shape == noisy.shape
+    model.save_pretrained(tmp_path / "g4")
+    loaded = ReducioStage1Generator.from_pretrained(tmp_path / "g4")
+    assert tuple(loaded.dit.arch.patch_size) == (1, 4, 4)
+    assert torch.equal(loaded.dit.patch_embed.weight, model.dit.patch_embed.weight)
+    fine_tune_dit(model, {}, "w")
+    with pytest.raises(ConfigError, match=r"model.dit_overrides \['depth'\] cannot change the DiT loaded from w"):
+        fine_tune_dit(model, {"depth": 3}, "w")
+    with pytest.raises(ConfigError, match="divide the old one"):
+        fine_tune_dit(model, {"patch_size": [1, 3, 3]}, "w")

@@ -56,6 +56,7 @@ from reducio.loading.saving import atomic_write_text, restore_aliases, save_safe
 from reducio.loading.state_dict import load_state_dict_strict
 from reducio.errors import ConfigError, ModelNotFoundError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT
+from reducio.models.dit.patch_resize import with_patch_size
 from reducio.models.dit.refiner import ConvRefiner
 from reducio.models.frame_text_matcher import FrameTextMatcher
 from reducio.pipelines.components import load_text_encoder
@@ -317,6 +318,13 @@ class ReducioStage1Generator(nn.Module):
                               f"depth {self.config.refiner_depth})")
         self.config = self.config.replace(refiner_width=width, refiner_depth=depth)
         self.refiner = self._make_refiner(self.config).to(device=self.device, dtype=self.dtype)
+
+    def resize_patches(self, patch_size: tuple[int, int, int] | list[int]) -> None:
+        """Give the DiT smaller patches (each entry dividing the old one), its weights mapped so
+        the blocks start from what they learned (models/dit/patch_resize.py): the warm start of
+        a finer-grained generator, to fine-tune. `config` records the new size."""
+        self.dit = with_patch_size(self.dit, patch_size)
+        self.config = self.config.replace(dit=self.dit.arch)
 
     def denoise(self, noisy: torch.Tensor, timesteps: torch.Tensor | float, **conditions) -> torch.Tensor:
         """The model's prediction for `noisy` (B, 3, 1, H, W): the DiT, then the refiner if any.

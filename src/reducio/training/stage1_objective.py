@@ -46,6 +46,27 @@ def fine_tune_diffusion(config: Stage1Config, changes: dict[str, Any], init: str
     return config.replace(diffusion=DiffusionConfig.from_dict({**current, **changes}))
 
 
+def fine_tune_dit(model, changes: dict[str, Any], init: str) -> None:
+    """Apply `model.dit_overrides` to a generator loaded from `init` (in place). A fine-tune may
+    shrink the DiT's patches (the weights are mapped, models/dit/patch_resize.py); any other DiT
+    field must equal the loaded one, or the override would be ignored."""
+    if not changes:
+        return
+    current = model.dit.arch
+    target = current.replace(**changes)          # coerced and validated like any DiTConfig change
+    changed = sorted(k for k in changes if getattr(target, k) != getattr(current, k))
+    fixed = [k for k in changed if k != "patch_size"]
+    if fixed:
+        raise ConfigError(f"model.dit_overrides {fixed} cannot change the DiT loaded from {init} "
+                          f"(model.init: {', '.join(f'{k}={getattr(current, k)!r}' for k in fixed)}); "
+                          "a fine-tune may only shrink patch_size; drop the overrides or train from "
+                          "scratch (model.init=null)")
+    if "patch_size" in changed:
+        logger.info("patch_size %s -> %s: the DiT's patch embedding and final layer mapped from %s",
+                    list(current.patch_size), list(target.patch_size), init)
+        model.resize_patches(target.patch_size)
+
+
 # Stage1Config fields a fine-tune may change on top of `model.init`: sampling defaults, and a
 # refiner added to a model that has none (zero-initialised, so training starts from the init's output).
 _FINE_TUNE_FIELDS = ("sampler", "num_inference_steps", "guidance_scale", "refiner_width", "refiner_depth")
@@ -127,6 +148,7 @@ class Stage1Objective(Objective):
             logger.info("initialising the stage-1 generator from %s", cfg.model.init)
             model = ReducioStage1Generator.from_pretrained(cfg.model.init)
             model.config = fine_tune_diffusion(model.config, cfg.model.diffusion, cfg.model.init)
+            fine_tune_dit(model, cfg.model.dit_overrides, cfg.model.init)
             fine_tune_overrides(model, cfg.model.overrides, cfg.model.init)
         else:
             model = ReducioStage1Generator(stage1_config(cfg.model))
