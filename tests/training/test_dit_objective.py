@@ -234,6 +234,26 @@ def test_init_from_pixart_weights(tmp_path):
     assert objective.plan == {"text": "stored", "semantic": "patch-pixel", "content": "pooled-rgb"}
 
 
+def test_fine_tune_init_takes_a_smaller_patch_and_refuses_other_overrides(tmp_path):
+    """With model.init, model.overrides must match the loaded DiT (they used to be ignored), except
+    a smaller patch_size, which maps the loaded weights."""
+    from reducio.errors import ConfigError
+    from reducio.training.dit_objective import build_dit
+
+    from reducio.models.dit import DiTConfig, ReducioDiT
+
+    saved = ReducioDiT(DiTConfig.preset("tiny").replace(**MICRO_DIT, patch_size=[1, 2, 2]))
+    saved.save_pretrained(tmp_path / "d")
+    dit = build_dit(DiTModelSection(preset="tiny", overrides={**MICRO_DIT, "patch_size": [1, 1, 1]},
+                                    init=str(tmp_path / "d")))
+    assert tuple(dit.arch.patch_size) == (1, 1, 1)
+    assert torch.equal(dit.blocks[0].attn.to_q.weight, saved.blocks[0].attn.to_q.weight)
+    same = build_dit(DiTModelSection(preset="tiny", overrides=dict(MICRO_DIT), init=str(tmp_path / "d")))
+    assert tuple(same.arch.patch_size) == (1, 2, 2)
+    with pytest.raises(ConfigError, match=r"model.overrides \['depth'\] cannot change the DiT loaded from"):
+        build_dit(DiTModelSection(preset="tiny", overrides={**MICRO_DIT, "depth": 3}, init=str(tmp_path / "d")))
+
+
 def test_fsdp_in_one_process_names_the_launchers(shards, tmp_path):
     from reducio.errors import ConfigError
 

@@ -55,8 +55,7 @@ from reducio.loading.safe_load import read_safetensors
 from reducio.loading.saving import atomic_write_text, restore_aliases, save_safetensors
 from reducio.loading.state_dict import load_state_dict_strict
 from reducio.errors import ConfigError, ModelNotFoundError, PipelineInputError
-from reducio.models.dit import DiTConfig, ReducioDiT
-from reducio.models.dit.patch_resize import with_patch_size
+from reducio.models.dit import DiTConfig, ReducioDiT, with_patch_size
 from reducio.models.dit.refiner import ConvRefiner
 from reducio.models.frame_text_matcher import FrameTextMatcher
 from reducio.pipelines.components import load_text_encoder

@@ -34,9 +34,10 @@ from reducio.diffusion import (
 from reducio.errors import ConfigError, ReducioError
 from reducio.loading.pixart import init_from_pixart
 from reducio.models.compatibility import check_dit_fits_vae
-from reducio.models.dit import DiTConfig, ReducioDiT
+from reducio.models.dit import DiTConfig, ReducioDiT, with_patch_size
 from reducio.pipelines.extract import build_content_encoder, build_semantic_encoder, load_vae
 from reducio.training.config.dit import DiTModelSection, DiTTrainConfig, diffusion_config, dit_config
+from reducio.training.fine_tune import fine_tune_patch_size
 from reducio.training.fsdp import is_sharded, shard_transformer
 from reducio.training.lora import add_lora, lora_parameter_names, save_lora
 from reducio.training.objective import Objective, Samples
@@ -59,7 +60,9 @@ def build_dit(section: DiTModelSection) -> nn.Module:
     """A ReducioDiT: from a preset (+ overrides), a saved DiT (`init`), or PixArt weights (`pixart:PATH`)."""
     if section.init and not section.init.startswith("pixart:"):
         logger.info("initialising the DiT from %s", section.init)
-        return ReducioDiT.from_pretrained(section.init)
+        dit = ReducioDiT.from_pretrained(section.init)
+        patch_size = fine_tune_patch_size(dit.arch, section.overrides, section.init, "model.overrides")
+        return dit if patch_size is None else with_patch_size(dit, patch_size)
     dit = ReducioDiT(dit_config(section))
     if section.init:
         init_from_pixart(dit, section.init[len("pixart:"):])

@@ -24,6 +24,7 @@ from reducio.errors import ConfigError
 from reducio.models.vae.config import content_frame_index
 from reducio.pipelines.stage1 import ReducioStage1Generator, Stage1Config
 from reducio.training.config.stage1 import Stage1TrainConfig, stage1_config
+from reducio.training.fine_tune import fine_tune_patch_size
 from reducio.training.objective import Objective, Samples
 from reducio.training.schedules import WarmupConstant
 
@@ -47,24 +48,11 @@ def fine_tune_diffusion(config: Stage1Config, changes: dict[str, Any], init: str
 
 
 def fine_tune_dit(model, changes: dict[str, Any], init: str) -> None:
-    """Apply `model.dit_overrides` to a generator loaded from `init` (in place). A fine-tune may
-    shrink the DiT's patches (the weights are mapped, models/dit/patch_resize.py); any other DiT
-    field must equal the loaded one, or the override would be ignored."""
-    if not changes:
-        return
-    current = model.dit.arch
-    target = current.replace(**changes)          # coerced and validated like any DiTConfig change
-    changed = sorted(k for k in changes if getattr(target, k) != getattr(current, k))
-    fixed = [k for k in changed if k != "patch_size"]
-    if fixed:
-        raise ConfigError(f"model.dit_overrides {fixed} cannot change the DiT loaded from {init} "
-                          f"(model.init: {', '.join(f'{k}={getattr(current, k)!r}' for k in fixed)}); "
-                          "a fine-tune may only shrink patch_size; drop the overrides or train from "
-                          "scratch (model.init=null)")
-    if "patch_size" in changed:
-        logger.info("patch_size %s -> %s: the DiT's patch embedding and final layer mapped from %s",
-                    list(current.patch_size), list(target.patch_size), init)
-        model.resize_patches(target.patch_size)
+    """Apply `model.dit_overrides` to a generator loaded from `init` (in place): a smaller
+    patch_size maps the weights, any other changed field is refused (training/fine_tune.py)."""
+    patch_size = fine_tune_patch_size(model.dit.arch, changes, init, "model.dit_overrides")
+    if patch_size is not None:
+        model.resize_patches(patch_size)
 
 
 # Stage1Config fields a fine-tune may change on top of `model.init`: sampling defaults, and a

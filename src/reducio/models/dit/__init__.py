@@ -7,6 +7,7 @@ from reducio.models.dit.content_condition import (
     split_content_tokens,
     subgrid_indices,
 )
+from reducio.models.dit.patch_resize import with_patch_size
 from reducio.models.dit.patchify import patchify, unpatchify
 from reducio.models.dit.presets import DIT_PRESETS
 from reducio.models.dit.transformer import ReducioDiT, dit_parameter_count
@@ -22,4 +23,5 @@ __all__ = [
     "split_content_tokens",
     "subgrid_indices",
     "unpatchify",
+    "with_patch_size",
 ]
