@@ -64,3 +64,10 @@ def test_same_patch_size_is_a_copy():
 def test_patch_sizes_that_do_not_divide_are_refused(new):
     with pytest.raises(ConfigError, match="divide the old one"):
         patch_factors((1, 4, 4), new)
+
+
+def test_keeps_dtype_and_mode():
+    dit = big_patch_dit((1, 2, 2)).to(torch.bfloat16).train()
+    small = with_patch_size(dit, (1, 1, 1))
+    assert small.dtype == torch.bfloat16 and small.training
+    assert torch.equal(small.blocks[0].attn.to_q.weight, dit.blocks[0].attn.to_q.weight)

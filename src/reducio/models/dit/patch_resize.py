@@ -62,9 +62,11 @@ def with_patch_size(dit: ReducioDiT, patch_size: tuple[int, int, int] | list[int
         out_bias = _split(state["final.linear.bias"], config.out_channels, new, factors).mean(offsets)
         state["final.linear.bias"] = out_bias.reshape(-1)
     resized = ReducioDiT(config)
-    resized.load_state_dict(state, strict=True)
+    resized.load_state_dict(state, strict=True)                  # into float32 parameters
     parameter = next(dit.parameters())
-    return resized.to(device=parameter.device, dtype=parameter.dtype).train(dit.training)
+    if parameter.dtype != torch.float32:
+        resized = resized.to(dtype=parameter.dtype)
+    return resized.to(parameter.device).train(dit.training)
 
 
 __all__ = ["patch_factors", "with_patch_size"]
