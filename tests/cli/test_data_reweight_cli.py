@@ -1,6 +1,5 @@
 """`reducio data reweight`: the summary line, the written folder, errors as one line and exit code 1."""
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -50,10 +49,9 @@ def test_counts_below_one_stop_the_parser(tmp_path, capsys, option):
     assert stop.value.code == 2 and option in capsys.readouterr().err
 
 
-def test_help_runs_without_torch():
-    code = ("import sys; from reducio.cli.main import main\n"
-            "try:\n    main(['data', 'reweight', '--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'the parser imported torch'")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "--two-object-copies N" in result.stdout and "SOURCE OUTPUT" in result.stdout
+def test_help_lists_the_options(capsys):
+    """(That no command's help imports torch is checked for all of them in tests/cli/test_main.py.)"""
+    with pytest.raises(SystemExit) as stop:
+        main(['data', 'reweight', '--help'])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and "--two-object-copies N" in out and "SOURCE OUTPUT" in out

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -213,13 +211,12 @@ def test_reassembling_the_builtin_pipeline_from_its_own_parts_reproduces_it(tmp_
     assert (out / "metadata.json").read_bytes() == (shipped / "metadata.json").read_bytes()
 
 
-def test_help_runs_without_torch():
-    code = ("import sys; from reducio.cli.main import main\n"
-            "try:\n    main(['assemble', '--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'the parser imported torch'")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "--shapes-world-prompts" in result.stdout and "--weights-dtype {fp32,bf16,fp16}" in result.stdout
+def test_help_lists_the_options(capsys):
+    """(That no command's help imports torch is checked for all of them in tests/cli/test_main.py.)"""
+    with pytest.raises(SystemExit) as stop:
+        main(['assemble', '--help'])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and "--shapes-world-prompts" in out and "--weights-dtype {fp32,bf16,fp16}" in out
 
 
 def test_a_stage1_trained_with_another_text_encoder_is_refused(tmp_path, stage1):

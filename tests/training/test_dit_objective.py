@@ -252,6 +252,9 @@ def test_fine_tune_init_takes_a_smaller_patch_and_refuses_other_overrides(tmp_pa
     assert tuple(same.arch.patch_size) == (1, 2, 2)
     with pytest.raises(ConfigError, match=r"model.overrides \['depth'\] cannot change the DiT loaded from"):
         build_dit(DiTModelSection(preset="tiny", overrides={**MICRO_DIT, "depth": 3}, init=str(tmp_path / "d")))
+    with pytest.raises(ConfigError, match=r"patch_size \[1, 4, 4\] cannot be derived .* \[1, 2, 2\]"):
+        build_dit(DiTModelSection(preset="tiny", overrides={**MICRO_DIT, "patch_size": [1, 4, 4]},
+                                  init=str(tmp_path / "d")))
 
 
 def test_fsdp_in_one_process_names_the_launchers(shards, tmp_path):

@@ -13,6 +13,7 @@ from typing import Any
 
 from reducio.errors import ConfigError
 from reducio.models.dit import DiTConfig
+from reducio.models.dit.patch_resize import patch_factors
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def fine_tune_patch_size(current: DiTConfig, changes: dict[str, Any], init: str,
                           "train from scratch (model.init=null)")
     if "patch_size" not in changed:
         return None
+    patch_factors(current.patch_size, target.patch_size)      # ConfigError unless each entry divides
     logger.info("patch_size %s -> %s: the patch embedding and final layer of the DiT from %s mapped "
                 "to the smaller patches", list(current.patch_size), list(target.patch_size), init)
     return tuple(target.patch_size)
