@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch.utils.data import Dataset
 
 from reducio.data.datasets import VideoFolderDataset
+from reducio.data.synthetic.outside import WithOutsideClips
 from reducio.data.synthetic.world import ShapesDataset
 from reducio.errors import ConfigError
 from reducio.training.config import VAETrainConfig, VideoDataSection
@@ -15,6 +16,8 @@ def build_video_datasets(data: VideoDataSection, num_samples: int = 2, seed: int
     """(training dataset, dataset whose first items are the reconstruction samples)."""
     if data.kind == "shapes":
         train = ShapesDataset(data.split, size=data.size, frames=data.frames, length=data.length)
+        if data.outside_vocabulary_share > 0:
+            train = WithOutsideClips(train, data.outside_vocabulary_share)
         samples = ShapesDataset(data.sample_split, size=data.size, frames=data.frames, length=max(num_samples, 1))
         return train, samples
     if not data.root:

@@ -33,6 +33,9 @@ class VideoDataSection(Config):
     split: str = "train"  # shapes split
     sample_split: str = "val"  # shapes split the reconstruction samples come from
     length: int = 100_000  # shapes clips per epoch
+    # kind=shapes: this share of the training clips are drawn outside the world's vocabulary
+    # (reducio.data.synthetic.outside; docs/train-vae.md, "Clips outside the vocabulary")
+    outside_vocabulary_share: float = 0.0
     frames: int = 16
     size: int = 256
     fps: int = 16
@@ -44,6 +47,11 @@ class VideoDataSection(Config):
         check(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
         check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         check(self.frames >= 1 and self.size >= 1, f"data.frames/size must be positive, got {self.frames}/{self.size}")
+        check(0.0 <= self.outside_vocabulary_share <= 1.0,
+              f"data.outside_vocabulary_share must be in [0, 1], got {self.outside_vocabulary_share}")
+        check(self.outside_vocabulary_share == 0.0 or self.kind == "shapes",
+              f"data.outside_vocabulary_share={self.outside_vocabulary_share} mixes clips into the shapes world; "
+              f"it needs data.kind=shapes, got {self.kind!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
