@@ -4,12 +4,15 @@ options reach the measurement, and the numbers' relations that must hold whateve
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
 
 from reducio.cli.main import build_parser, load_command, main
+from reducio.data.synthetic.vocab import parse_caption
 from reducio.errors import ConfigError
+from reducio.eval.stage1_world import world_frames
 from reducio.eval.pipeline_world import control_permutation
 from reducio.pipelines import ReducioStage1Generator, Stage1Config
 
@@ -71,11 +74,18 @@ def test_eval_stage1_prints_errors_and_accuracies(stage1_dir, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("x0 MSE per sigma (2 test frames; per-frame mean colour: ")
     assert [line.split(":")[0].strip() for line in lines[1:3]] == ["sigma 0.500", "sigma 1.000"]
-    assert [line.split(":")[0] for line in lines[3:]] == ["sampler default, guidance 1", "sampler default, guidance 2"]
-    for line in lines[3:]:
+    assert [line.split(":")[0] for line in lines[3::2]] == ["sampler default, guidance 1", "sampler default, guidance 2"]
+    for line in lines[3::2]:
         scores = dict(part.rsplit(" ", 1) for part in line.split(": ", 1)[1].split(", "))
         assert set(scores) == {"background", "colour", "shape", "object_count", "joint"}
         assert float(scores["joint"]) <= min(float(v) for v in scores.values())
+    objects = [obj for caption in world_frames(2, "test")[0] for obj in parse_caption(caption).objects]
+    for line in lines[4::2]:   # each asked-for object counted once, by the shape the model drew
+        assert line.startswith("  shapes drawn: ")
+        drawn = dict(part.rsplit(" ", 1) for part in line.split(": ", 1)[1].split(", "))
+        assert sum(int(n) for n in drawn.values()) == len(objects)
+        assert all(re.fullmatch(r"(circle|square|triangle) on (black|white|gray) -> (circle|square|triangle|missing)", key)
+                   for key in drawn)
 
 
 def test_eval_export_vae_saves_the_model_with_its_measurements(tmp_path, capsys):

@@ -28,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
     for sampler in args.sampler:
         gen.config = own if sampler is None else own.replace(sampler=sampler)
         for scale in args.guidance:
+            confusion: dict[str, int] = {}
             hits = guidance_accuracy(gen, captions, scale=scale, steps=args.steps, seed=args.seed,
-                                     evaluator=evaluator, frames=clip_frames)
+                                     evaluator=evaluator, frames=clip_frames, confusion=confusion)
             print(f"sampler {gen.config.sampler or 'default'}, guidance {scale:g}: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in hits.items()), flush=True)
+            print("  shapes drawn: " + ", ".join(f"{k} {n}" for k, n in sorted(confusion.items())), flush=True)
     return 0
