@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from latent_toys import HashText, micro_vae  # noqa: E402
 from training_toys import run_cli  # noqa: E402
 
+from reducio.errors import ConfigError  # noqa: E402
 from reducio.pipelines.extract import ExtractConfig, extract  # noqa: E402
 from reducio.training.config import (  # noqa: E402
     DiTOptimSection,
@@ -52,6 +53,25 @@ def test_content_frames_are_the_middle_frames():
 
     item, clip = ContentFrameDataset("train", size=32, frames=8, length=2)[1], ShapesDataset("train", 32, 8, 2)[1]
     assert torch.equal(item["image"], clip["video"][:, 3]) and item["caption"] == clip["caption"]
+
+
+def test_frames_outside_the_vocabulary_come_with_their_captions():
+    from reducio.data.synthetic.outside import WithOutsideClips
+    from reducio.data.synthetic.world import ShapesDataset
+
+    mixed = ContentFrameDataset("train", size=32, frames=8, length=40, outside_vocabulary_share=0.5)
+    reference = WithOutsideClips(ShapesDataset("train", 32, 8, 40), 0.5)
+    world = ShapesDataset("train", 32, 8, 40)
+    outside = 0
+    for i in range(40):
+        item, clip = mixed[i], reference[i]
+        assert torch.equal(item["image"], clip["video"][:, 3]) and item["caption"] == clip["caption"]
+        outside += item["caption"] != world[i]["caption"]
+    assert 0 < outside < 40
+    with pytest.raises(ConfigError, match="outside_vocabulary_share"):
+        ImageDataSection(kind="shapes", outside_vocabulary_share=2.0)
+    with pytest.raises(ConfigError, match="data.kind=shapes"):
+        ImageDataSection(kind="shards", root="x", outside_vocabulary_share=0.5)
 
 
 def test_training_lowers_the_loss_on_a_fixed_batch():

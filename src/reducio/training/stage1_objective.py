@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from reducio.data.latents import LatentShardDataset
+from reducio.data.synthetic.outside import WithOutsideClips
 from reducio.data.synthetic.world import ShapesDataset
 from reducio.diffusion import DiffusionConfig
 from reducio.errors import ConfigError
@@ -86,8 +87,10 @@ class ContentFrameDataset(Dataset):
     """Shapes-world content frames: {"image": (3, S, S) in [-1, 1], "caption": str, "index": int}."""
 
     def __init__(self, split: str, *, size: int = 64, frames: int = 16, length: int = 100_000,
-                 paraphrase: bool = False) -> None:
+                 paraphrase: bool = False, outside_vocabulary_share: float = 0.0) -> None:
         self.clips = ShapesDataset(split, size=size, frames=frames, length=length, paraphrase=paraphrase)
+        if outside_vocabulary_share > 0:
+            self.clips = WithOutsideClips(self.clips, outside_vocabulary_share)
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -256,6 +259,7 @@ def build_stage1_training(config: Stage1TrainConfig):
                                   f"{train.info.get('text_dim')}-d tokens, the stage-1 DiT takes {want}-d")
         return Stage1Objective(config), train, train
     common = dict(size=data.size, frames=data.frames, paraphrase=data.paraphrase)
-    train = ContentFrameDataset(data.split, length=data.length, **common)
+    train = ContentFrameDataset(data.split, length=data.length,
+                                outside_vocabulary_share=data.outside_vocabulary_share, **common)
     samples = ContentFrameDataset(data.sample_split, length=max(config.logging.num_samples, 1), **common)
     return Stage1Objective(config), train, samples

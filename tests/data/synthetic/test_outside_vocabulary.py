@@ -69,15 +69,15 @@ def test_the_mix_is_seeded_and_keeps_the_world_items():
     assert [WithOutsideClips(base, 0.0)[i]["caption"] for i in range(5)] == [base[i]["caption"] for i in range(5)]
     mixed = WithOutsideClips(base, 0.5)
     captions = [mixed[i]["caption"] for i in range(200)]
-    replaced = sum(c == "" for c in captions)
+    replaced = sum(c != base[i]["caption"] for i, c in enumerate(captions))
     assert 70 <= replaced <= 130
     for i in range(200):
         item, again = mixed[i], mixed[i]
         assert item["index"] == base[i]["index"] and item["video"].shape == (3, 4, 32, 32)
         np.testing.assert_array_equal(item["video"].numpy(), again["video"].numpy())
-        if item["caption"]:
+        if item["caption"] == base[i]["caption"]:
             np.testing.assert_array_equal(item["video"].numpy(), base[i]["video"].numpy())
-    assert all(WithOutsideClips(base, 1.0)[i]["caption"] == "" for i in range(10))
+    assert all(" background" in WithOutsideClips(base, 1.0)[i]["caption"] for i in range(10))
     with pytest.raises(IndexError):
         mixed[200]
 
@@ -93,3 +93,29 @@ def test_a_share_outside_zero_to_one_is_refused(share):
 def test_the_share_needs_the_shapes_world():
     with pytest.raises(ConfigError, match="data.kind=shapes"):
         VideoDataSection(kind="folder", root="videos", outside_vocabulary_share=0.5)
+
+
+def test_captions_name_what_is_drawn_and_never_a_held_out_combination():
+    from reducio.data.synthetic.outside import COLOUR_NAMES, SHAPE_WORDS, colour_name, outside_caption
+
+    assert colour_name((250, 160, 200)) == "pink" and colour_name((250, 160, 200), exclude=("pink",)) != "pink"
+    for seed in range(1500):
+        scene = sample_outside_scene(seed)
+        text = outside_caption(scene)
+        assert text.startswith("a ") and text.endswith(" background")
+        assert text.count(" moving ") == len(scene.objects)
+        assert "square" not in text and "circle" not in text and "purple triangle" not in text
+        for part in text.rsplit(" on a ", 1)[0].split(" and a "):
+            words = part.removeprefix("a ")
+            if words.startswith("orange "):
+                assert " moving up" not in words
+        assert text.rsplit(" on a ", 1)[1].removesuffix(" background") in COLOUR_NAMES
+        assert any(word in text for word in SHAPE_WORDS.values())
+
+
+def test_items_can_hold_only_some_frames():
+    base = ShapesDataset("train", size=32, frames=6, length=50)
+    mixed = WithOutsideClips(base, 1.0)
+    item, full = mixed.item(3, frames=[2]), mixed[3]
+    assert item["video"].shape == (3, 1, 32, 32) and item["caption"] == full["caption"] != ""
+    np.testing.assert_array_equal(item["video"][:, 0].numpy(), full["video"][:, 2].numpy())

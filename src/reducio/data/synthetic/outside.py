@@ -14,13 +14,16 @@ held-out object, or any object the world's captions could name:
   the frame for the whole clip, drawn in order with 4 x 4 supersampled edges.
 
 Deterministic from a seed: `numpy.random.default_rng(seed)` is the only source of randomness.
-They carry no caption: only models that need none (the VAE) train on them
-(`data.outside_vocabulary_share` of `reducio train vae`).
+Each clip has a caption in the world's sentence form, with words the world does not use for its
+shapes ("a pink bar moving down and right on a white background"): colours and backgrounds are
+named by the nearest colour of `COLOUR_NAMES`. `data.outside_vocabulary_share` of `reducio train
+vae` and `reducio train stage1` mixes them into training.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,6 +43,15 @@ SPEED_RANGE = (0.015, 0.03)      # fraction of the frame side per frame, as in t
 SUPERSAMPLE = 4
 # (dx, dy) per frame direction; y grows downwards.
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+SHAPE_WORDS = {"bar": "bar", "ellipse": "ellipse", "triangle_down": "triangle pointing down",
+               "triangle_left": "triangle pointing left", "triangle_right": "triangle pointing right",
+               "plus": "plus sign"}
+# Names for captions: the world's colours and backgrounds, and a few more.
+COLOUR_NAMES = {**COLOURS, **BACKGROUNDS, "pink": (250, 160, 200), "brown": (130, 80, 40),
+                "cyan": (40, 210, 230), "teal": (20, 130, 130), "lime": (170, 240, 60),
+                "navy": (20, 30, 110), "maroon": (120, 20, 40), "olive": (120, 120, 30),
+                "beige": (225, 205, 160), "magenta": (230, 40, 200), "light gray": (200, 200, 200),
+                "dark gray": (60, 60, 60)}
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,35 @@ def render_outside(scene: OutsideScene) -> np.ndarray:
             cover = _coverage(obj, t, scene.size)                                     # H W in [0, 1]
             canvas[t] += cover[:, :, None] * (colour - canvas[t])
     return np.rint(canvas).astype(np.uint8)
+
+
+def colour_name(rgb, exclude: tuple[str, ...] = ()) -> str:
+    """The name in `COLOUR_NAMES` (less `exclude`) nearest to an RGB triple."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    names = [name for name in COLOUR_NAMES if name not in exclude]
+    return min(names, key=lambda name: float(np.linalg.norm(rgb - np.asarray(COLOUR_NAMES[name]))))
+
+
+def _object_colour_name(obj: OutsideObject) -> str:
+    # A caption never names a held-out combination either: no "purple triangle", no "orange"
+    # object moving up (their colours are at least NEAR away from the world's, so the next
+    # nearest name is as fair).
+    exclude = ("purple",) if obj.shape.startswith("triangle") else ()
+    exclude += ("orange",) if obj.velocity[1] < 0 else ()
+    return colour_name(obj.colour, exclude)
+
+
+def _motion_words(velocity: tuple[float, float]) -> str:
+    vertical = "down" if velocity[1] > 0 else "up" if velocity[1] < 0 else ""
+    horizontal = "right" if velocity[0] > 0 else "left" if velocity[0] < 0 else ""
+    return " and ".join(word for word in (vertical, horizontal) if word)
+
+
+def outside_caption(scene: OutsideScene) -> str:
+    """"a pink bar moving down and right and a ... on a white background" for a scene."""
+    objects = " and ".join(f"a {_object_colour_name(o)} {SHAPE_WORDS[o.shape]} moving {_motion_words(o.velocity)}"
+                           for o in scene.objects)
+    return f"{objects} on a {colour_name(scene.background)} background"
 
 
 def outside_clip(seed: int | list[int], size: int = 64, frames: int = 16) -> np.ndarray:
@@ -153,11 +194,11 @@ def _coverage(obj: OutsideObject, t: int, size: int) -> np.ndarray:
 
 
 class WithOutsideClips(Dataset):
-    """A `ShapesDataset` in which a seeded share of the items are `outside_clip`s.
+    """A `ShapesDataset` in which a seeded share of the items are clips outside the vocabulary.
 
     Whether item i is replaced, and the clip that replaces it, depend only on the item's world seed,
     so the mix is the same on every machine and across resumes. A replaced item keeps its index and
-    has the caption "" (these clips have none).
+    has its `outside_caption`.
     """
 
     def __init__(self, base: ShapesDataset, share: float):
@@ -168,13 +209,24 @@ class WithOutsideClips(Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
+    @property
+    def frames(self) -> int:
+        return self.base.frames
+
     def __getitem__(self, i: int) -> dict:
+        return self.item(i)
+
+    def item(self, i: int, frames: Sequence[int] | None = None) -> dict:
+        """Item `i`, with only the frame indices `frames` (default: all) of its clip."""
         if not 0 <= i < len(self.base):
             raise IndexError(f"index {i} out of range for a dataset of length {len(self.base)}")
         index = self.base.start + i
         seed = seed_for(index, self.base.split)
         if np.random.default_rng([seed, 2]).random() >= self.share:
-            return self.base[i]
-        pixels = outside_clip([seed, 3], self.base.size, self.base.frames)                 # T H W 3 uint8
+            return self.base.item(i, frames)
+        scene = sample_outside_scene([seed, 3], self.base.size, self.base.frames)
+        pixels = render_outside(scene)                                                      # T H W 3 uint8
+        if frames is not None:
+            pixels = pixels[np.asarray(frames, dtype=np.int64)]
         video = torch.from_numpy(pixels).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)  # 3 T H W
-        return {"video": video, "caption": "", "index": index}
+        return {"video": video, "caption": outside_caption(scene), "index": index}

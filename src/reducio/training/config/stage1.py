@@ -33,12 +33,20 @@ class ImageDataSection(Config):
     size: int = 64
     frames: int = 16  # the content frame is the middle of a clip this long
     paraphrase: bool = False
+    # kind=shapes: this share of the training frames are drawn outside the world's vocabulary,
+    # with their own captions (reducio.data.synthetic.outside)
+    outside_vocabulary_share: float = 0.0
     batch_size: int = 32
     num_workers: int = 0
     shuffle: bool = True
     fps: int = 16
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.outside_vocabulary_share <= 1.0:
+            raise ConfigError(f"data.outside_vocabulary_share must be in [0, 1], got {self.outside_vocabulary_share}")
+        if self.outside_vocabulary_share and self.kind != "shapes":
+            raise ConfigError(f"data.outside_vocabulary_share={self.outside_vocabulary_share} mixes frames into the "
+                              f"shapes world; it needs data.kind=shapes, got {self.kind!r}")
         if self.batch_size < 1 or self.num_workers < 0:
             raise ConfigError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got "
                               f"{self.batch_size} / {self.num_workers}")
