@@ -23,6 +23,7 @@ from reducio.data.synthetic.world import make_clip
 from reducio.errors import ConfigError, ShapeError
 from reducio.eval.shapes import (
     SceneDescription,
+    ShapeConfusion,
     ShapesAccuracy,
     ShapesEvaluator,
     clip_pixels,
@@ -219,6 +220,22 @@ def test_accuracy_aggregates_verdict_dicts():
     summary = acc.summary()
     assert summary["count"] == 2 and summary["colour"] == 1.0 and summary["shape"] == 0.5
     assert summary["direction"] == 0.0 and summary["joint"] == 0.0
+
+
+def test_confusion_counts_each_asked_for_shape_by_the_shape_seen(evaluator):
+    # a one-object test clip, judged against its own caption and against the same with another shape
+    clip = next(c for c in (make_clip(i, "test", size=64) for i in range(50)) if len(c.scene.objects) == 1)
+    spec = clip.scene.spec
+    drawn, background = spec.objects[0].shape, spec.background
+    other = next(s for s in ("circle", "square", "triangle") if s != drawn)
+    wrong = dataclasses.replace(spec, objects=(dataclasses.replace(spec.objects[0], shape=other),))
+    confusion = ShapeConfusion()
+    confusion.update(evaluator.evaluate(clip.video, spec))
+    confusion.update(evaluator.evaluate(clip.video, wrong))
+    confusion.update(evaluator.evaluate(torch.zeros(3, 16, 64, 64), spec))   # nothing drawn
+    assert confusion.summary() == dict(sorted({f"{drawn} on {background} -> {drawn}": 1,
+                                               f"{other} on {background} -> {drawn}": 1,
+                                               f"{drawn} on {background} -> missing": 1}.items()))
 
 
 def test_largest_component_matches_a_reference_labelling():

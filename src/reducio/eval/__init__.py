@@ -11,6 +11,7 @@ from reducio.eval.report import markdown_table, summarise, write_json
 from reducio.eval.seams import seam_band_errors
 from reducio.eval.shapes import (
     SceneDescription,
+    ShapeConfusion,
     ShapesAccuracy,
     ShapesEvaluator,
     ShapesVerdict,
@@ -30,6 +31,7 @@ __all__ = [
     "LPIPS",
     "MetricUnavailableError",
     "SceneDescription",
+    "ShapeConfusion",
     "ShapesAccuracy",
     "ShapesEvaluator",
     "ShapesEvaluatorConfig",

@@ -279,3 +279,22 @@ class ShapesAccuracy:
         for name in ATTRIBUTES:
             out[name] = self.correct[name] / self.count if self.count else float("nan")
         return out
+
+
+class ShapeConfusion:
+    """Counts each asked-for shape, per background, by the shape the evaluator saw:
+    {"square on white -> circle": n, ...}; "missing" when no seen object was matched to it."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def update(self, verdict: ShapesVerdict) -> None:
+        """Add the objects of one verdict (its prompt must be a world caption)."""
+        background = parse_caption(verdict.prompt).background
+        for obj in verdict.objects:
+            seen = obj.detected.shape if obj.detected is not None else "missing"
+            key = f"{obj.expected.shape} on {background} -> {seen}"
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def summary(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))

@@ -13,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reducio.data.synthetic.vocab import parse_caption
 from reducio.data.synthetic.world import make_clip
-from reducio.eval.shapes import ShapesEvaluator
+from reducio.eval.shapes import ShapeConfusion, ShapesEvaluator
 from reducio.models.vae.config import content_frame_index
 from reducio.pipelines.stage1 import ReducioStage1Generator
 
@@ -57,12 +56,11 @@ def x0_error_by_sigma(gen: ReducioStage1Generator, captions: list[str], frames: 
 @torch.no_grad()
 def guidance_accuracy(gen: ReducioStage1Generator, captions: list[str], *, scale: float, steps: int,
                       seed: int, evaluator: ShapesEvaluator, frames: int,
-                      confusion: dict[str, int] | None = None) -> dict[str, float]:
+                      confusion: ShapeConfusion | None = None) -> dict[str, float]:
     """Share of the samples (one per caption, seeded once with `seed`) the evaluator finds right,
     per attribute of `ATTRIBUTES`; each sample is judged as a still clip of `frames` frames.
 
-    `confusion`, when given, counts each asked-for shape per background by the shape drawn
-    ("square on white -> circle"; "missing" when the object was not found)."""
+    `confusion`, when given, counts each asked-for shape per background by the shape drawn."""
     images = gen(captions, num_inference_steps=steps, guidance_scale=scale,
                  generator=torch.Generator().manual_seed(seed))                           # B 3 H W
     hits = dict.fromkeys(ATTRIBUTES, 0)
@@ -72,11 +70,7 @@ def guidance_accuracy(gen: ReducioStage1Generator, captions: list[str], *, scale
             hits[name] += bool(getattr(verdict, name))
         hits["joint"] += all(bool(getattr(verdict, name)) for name in ATTRIBUTES[:-1])
         if confusion is not None:
-            background = parse_caption(caption).background
-            for obj in verdict.objects:
-                seen = obj.detected.shape if obj.detected is not None else "missing"
-                key = f"{obj.expected.shape} on {background} -> {seen}"
-                confusion[key] = confusion.get(key, 0) + 1
+            confusion.update(verdict)
     return {name: value / len(captions) for name, value in hits.items()}
 
 

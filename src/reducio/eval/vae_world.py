@@ -42,7 +42,7 @@ from einops import rearrange
 from reducio.data.synthetic.vocab import BACKGROUNDS
 from reducio.data.synthetic.world import make_clip, sample_scene, seed_for
 from reducio.eval.reconstruction import psnr, ssim
-from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
+from reducio.eval.shapes import ShapeConfusion, ShapesAccuracy, ShapesEvaluator
 from reducio.models.vae import ReducioVAE
 from reducio.training.export import load_checkpoint_model
 from reducio.training.vae_losses import outlier_penalty
@@ -123,19 +123,15 @@ def prompt_following(recons: torch.Tensor, captions: list[str]) -> dict[str, dic
     """The shapes evaluator on the reconstructions, judged against each clip's own caption: the
     ceiling of any DiT that generates this VAE's latents (the pipeline evaluation's measure), overall and by the
     number of objects (`by_object_count`)."""
-    evaluator, overall, by_count, confusion = ShapesEvaluator(), ShapesAccuracy(), {}, {}
+    evaluator, overall, by_count, confusion = ShapesEvaluator(), ShapesAccuracy(), {}, ShapeConfusion()
     for recon, text in zip(recons.clamp(-1.0, 1.0), captions):
         verdict = evaluator.evaluate(recon, text)
         overall.update(verdict)
         by_count.setdefault(str(len(verdict.objects)), ShapesAccuracy()).update(verdict)
-        background = text.rsplit(" on a ", 1)[1].split()[0]
-        for obj in verdict.objects:   # "square on white -> circle": which shapes come back as what
-            seen = obj.detected.shape if obj.detected is not None else "missing"
-            key = f"{obj.expected.shape} on {background} -> {seen}"
-            confusion[key] = confusion.get(key, 0) + 1
+        confusion.update(verdict)   # "square on white -> circle": which shapes come back as what
     return {"accuracy": overall.summary(),
             "by_object_count": {n: acc.summary() for n, acc in sorted(by_count.items())},
-            "shape_confusion": dict(sorted(confusion.items()))}
+            "shape_confusion": confusion.summary()}
 
 
 def flat_and_edge_errors(clips: torch.Tensor, recons: torch.Tensor) -> dict[str, float]:

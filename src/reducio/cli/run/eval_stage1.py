@@ -8,7 +8,7 @@ import argparse
 import torch
 
 from reducio.data.synthetic.world import parse_split_spec
-from reducio.eval.shapes import ShapesEvaluator
+from reducio.eval.shapes import ShapeConfusion, ShapesEvaluator
 from reducio.eval.stage1_world import guidance_accuracy, mean_colour_error, world_frames, x0_error_by_sigma
 from reducio.pipelines.components import load_text_encoder
 from reducio.pipelines.stage1 import ReducioStage1Generator
@@ -28,10 +28,10 @@ def run(args: argparse.Namespace) -> int:
     for sampler in args.sampler:
         gen.config = own if sampler is None else own.replace(sampler=sampler)
         for scale in args.guidance:
-            confusion: dict[str, int] = {}
+            confusion = ShapeConfusion()
             hits = guidance_accuracy(gen, captions, scale=scale, steps=args.steps, seed=args.seed,
                                      evaluator=evaluator, frames=clip_frames, confusion=confusion)
             print(f"sampler {gen.config.sampler or 'default'}, guidance {scale:g}: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in hits.items()), flush=True)
-            print("  shapes drawn: " + ", ".join(f"{k} {n}" for k, n in sorted(confusion.items())), flush=True)
+            print("  shapes drawn: " + ", ".join(f"{k} {n}" for k, n in confusion.summary().items()), flush=True)
     return 0
