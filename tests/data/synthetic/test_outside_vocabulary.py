@@ -57,11 +57,11 @@ def test_never_a_vocabulary_shape_nor_a_held_out_colour_or_motion():
 def test_objects_are_drawn_with_their_colour_over_the_background():
     scene = sample_outside_scene(7)
     video = render_outside(scene)
-    corner_free = video[0].reshape(-1, 3).astype(float)
+    pixels = video[0].reshape(-1, 3).astype(float)
     background = np.asarray(scene.background)
-    assert (np.abs(corner_free - np.rint(background)).max(axis=1) == 0).mean() > 0.5
+    assert (np.abs(pixels - np.rint(background)).max(axis=1) == 0).mean() > 0.5
     top = np.rint(np.asarray(scene.objects[-1].colour))
-    assert (np.abs(corner_free - top).max(axis=1) == 0).any()   # the last object's interior is exact
+    assert (np.abs(pixels - top).max(axis=1) == 0).any()   # the last object's interior is exact
 
 
 def test_the_mix_is_seeded_and_keeps_the_world_items():
@@ -86,7 +86,7 @@ def test_the_mix_is_seeded_and_keeps_the_world_items():
 def test_a_share_outside_zero_to_one_is_refused(share):
     with pytest.raises(ConfigError, match="outside_vocabulary_share"):
         VideoDataSection(kind="shapes", outside_vocabulary_share=share)
-    with pytest.raises(ConfigError, match="share"):
+    with pytest.raises(ConfigError, match="outside_vocabulary_share"):
         WithOutsideClips(ShapesDataset("train", size=32, frames=4, length=4), share)
 
 

@@ -30,8 +30,9 @@ import torch
 from einops import rearrange
 from torch.utils.data import Dataset
 
+from reducio.data.synthetic.render import SUPERSAMPLE
 from reducio.data.synthetic.vocab import BACKGROUNDS, COLOURS
-from reducio.data.synthetic.world import ShapesDataset, seed_for
+from reducio.data.synthetic.world import SPEED_RANGE, ShapesDataset, seed_for
 from reducio.errors import ConfigError
 
 OUTSIDE_SHAPES = ("bar", "ellipse", "triangle_down", "triangle_left", "triangle_right", "plus")
@@ -39,8 +40,6 @@ NEAR = 60.0            # RGB distance under which a colour counts as a vocabular
 MIN_CONTRAST = 60.0    # RGB distance an object keeps from the background
 ASPECT_RANGE = (1.5, 3.0)
 LONG_SIDE_RANGE = (0.18, 0.40)   # fraction of the frame side
-SPEED_RANGE = (0.015, 0.03)      # fraction of the frame side per frame, as in the world
-SUPERSAMPLE = 4
 # (dx, dy) per frame direction; y grows downwards.
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
 SHAPE_WORDS = {"bar": "bar", "ellipse": "ellipse", "triangle_down": "triangle pointing down",
@@ -193,6 +192,15 @@ def _coverage(obj: OutsideObject, t: int, size: int) -> np.ndarray:
     return rearrange(inside.astype(np.float32), "(h a) (w b) -> h w (a b)", a=k, b=k).mean(-1)
 
 
+def check_outside_vocabulary_share(share: float, kind: str = "shapes") -> None:
+    """ConfigError unless `share` is in [0, 1] and, when above 0, the data is the shapes world."""
+    if not 0.0 <= share <= 1.0:
+        raise ConfigError(f"data.outside_vocabulary_share must be in [0, 1], got {share}")
+    if share and kind != "shapes":
+        raise ConfigError(f"data.outside_vocabulary_share={share} mixes clips into the shapes world; "
+                          f"it needs data.kind=shapes, got {kind!r}")
+
+
 class WithOutsideClips(Dataset):
     """A `ShapesDataset` in which a seeded share of the items are clips outside the vocabulary.
 
@@ -202,8 +210,7 @@ class WithOutsideClips(Dataset):
     """
 
     def __init__(self, base: ShapesDataset, share: float):
-        if not 0.0 <= share <= 1.0:
-            raise ConfigError(f"the share of clips outside the vocabulary must be in [0, 1], got {share}")
+        check_outside_vocabulary_share(share)
         self.base, self.share = base, float(share)
 
     def __len__(self) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reducio.configs import Config
+from reducio.data.synthetic.outside import check_outside_vocabulary_share
 from reducio.diffusion import DiffusionConfig
 from reducio.errors import ConfigError
 from reducio.pipelines.stage1 import Stage1Config
@@ -42,11 +43,7 @@ class ImageDataSection(Config):
     fps: int = 16
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.outside_vocabulary_share <= 1.0:
-            raise ConfigError(f"data.outside_vocabulary_share must be in [0, 1], got {self.outside_vocabulary_share}")
-        if self.outside_vocabulary_share and self.kind != "shapes":
-            raise ConfigError(f"data.outside_vocabulary_share={self.outside_vocabulary_share} mixes frames into the "
-                              f"shapes world; it needs data.kind=shapes, got {self.kind!r}")
+        check_outside_vocabulary_share(self.outside_vocabulary_share, self.kind)
         if self.batch_size < 1 or self.num_workers < 0:
             raise ConfigError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got "
                               f"{self.batch_size} / {self.num_workers}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reducio.configs import Config
+from reducio.data.synthetic.outside import check_outside_vocabulary_share
 from reducio.training.config.run import EMASection, LoggingSection, RunSection, check
 
 
@@ -47,11 +48,7 @@ class VideoDataSection(Config):
         check(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
         check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         check(self.frames >= 1 and self.size >= 1, f"data.frames/size must be positive, got {self.frames}/{self.size}")
-        check(0.0 <= self.outside_vocabulary_share <= 1.0,
-              f"data.outside_vocabulary_share must be in [0, 1], got {self.outside_vocabulary_share}")
-        check(self.outside_vocabulary_share == 0.0 or self.kind == "shapes",
-              f"data.outside_vocabulary_share={self.outside_vocabulary_share} mixes clips into the shapes world; "
-              f"it needs data.kind=shapes, got {self.kind!r}")
+        check_outside_vocabulary_share(self.outside_vocabulary_share, self.kind)
 
 
 @dataclass(frozen=True, kw_only=True)
