@@ -23,8 +23,14 @@ if [[ "${1:-train}" == "outside" ]]; then
     # Two runs of the same decoder-only fine-tune (encoder_3d and quant_conv fixed: the motion
     # latents, and the DiT trained on them, do not change): 1,500 steps from the shipped weights,
     # then 2,000 more from the first run's EMA weights; each lr 2e-4 decaying linearly to 1e-5.
+    # Started again, a run with a final/ folder is skipped and one with checkpoints resumes.
     # docs/train-vae.md, "Clips outside the vocabulary".
-    stage() {  # stage RUN INIT STEPS SEED
+    stage() {  # stage RUN INIT STEPS SEED [extra reducio arguments]
+        if [[ -d "$1/final" ]]; then return 0; fi
+        if compgen -G "$1/checkpoints/step-*" > /dev/null; then
+            reducio train vae --output-dir "$1" --resume "${@:5}"
+            return
+        fi
         reducio train vae --recipe tiny-cpu --output-dir "$1" --set "model.init=$2" \
             --set "model.freeze=[encoder_3d,quant_conv]" --set data.batch_size=4 --set data.num_workers=0 \
             --set data.outside_vocabulary_share=0.5 --set optim.lr=2e-4 --set optim.warm_up_steps=0 \
