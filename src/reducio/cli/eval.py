@@ -218,7 +218,8 @@ def _register_stage1(commands) -> None:
         description="--sigmas: the x0 error (MSE on [-1, 1] pixels) of one denoising call on the true content frames "
                     "of --split clips noised to each sigma, next to predicting each frame's mean colour. --guidance: per "
                     "scale (and per --sampler), one sample per caption judged by the shapes-world evaluator "
-                    "(background, colour, shape, object count, joint). docs/generate.md.")
+                    "(background, colour, shape, object count, joint), and the shape drawn for each shape and background the "
+                    "captions ask for. docs/evaluate.md.")
     parser.add_argument("--stage1", required=True, help="a stage-1 model folder (reducio train export ... --raw)")
     parser.add_argument("--split", default="test", help="world split of the captions and frames (default test)")
     parser.add_argument("--count", type=positive_int, default=40, help="captions / frames (default 40)")
