@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,45 @@ def test_image_to_video_round_trip(pipe, image, tmp_path):
     a = pipe(image, PROMPT, generator=seeded(), output_type="latent").latents
     b = loaded(image, PROMPT, generator=seeded(), output_type="latent").latents
     assert torch.equal(a, b)
+
+
+def diffusers_warnings(load) -> list[str]:
+    """The messages diffusers' loggers emit while `load()` runs."""
+    seen: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())
+    diffusers_logger = logging.getLogger("diffusers")
+    diffusers_logger.addHandler(handler)
+    try:
+        load()
+    finally:
+        diffusers_logger.removeHandler(handler)
+    return seen
+
+
+def test_a_text_to_video_folder_loads_as_image_to_video_with_one_line_instead_of_warnings(
+        t2v, pipe, image, tmp_path, caplog):
+    t2v.save_pretrained(tmp_path / "t2v")
+    loaded = []
+    with caplog.at_level(logging.INFO, logger="reducio.pipelines.base"):
+        warnings = diffusers_warnings(
+            lambda: loaded.append(ReducioImageToVideoPipeline.from_pretrained(tmp_path / "t2v")))
+    assert not [m for m in warnings if "not expected" in m]
+    assert "reads the ReducioTextToVideoPipeline folder" in caplog.text
+    assert "image_transformer" not in loaded[0].components
+    a = pipe(image, PROMPT, generator=seeded(), output_type="latent", num_inference_steps=2).latents
+    b = loaded[0](image, PROMPT, generator=seeded(), output_type="latent", num_inference_steps=2).latents
+    assert torch.equal(a, b)
+
+
+def test_an_unknown_entry_in_a_folder_of_the_same_class_still_warns(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path / "i2v")
+    index_path = tmp_path / "i2v" / "model_index.json"
+    index = json.loads(index_path.read_text())
+    index["made_up_setting"] = 1
+    index_path.write_text(json.dumps(index))
+    warnings = diffusers_warnings(lambda: ReducioImageToVideoPipeline.from_pretrained(tmp_path / "i2v"))
+    assert any("made_up_setting" in m and "not expected" in m for m in warnings)
 
 
 def test_legacy_folder_loads_and_converts_with_the_reference_frames(tmp_path):

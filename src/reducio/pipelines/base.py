@@ -15,6 +15,7 @@ clip 8 frames longer and the frames before the image are left out (long_video.py
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -68,6 +69,8 @@ logger = logging.getLogger(__name__)
 Callback = Callable[[Any, int, torch.Tensor, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 MODEL_INDEX = "model_index.json"
 BUILTIN_NAMES = ("builtin", "tiny")
+# the pipeline classes whose folders (model_index.json `_class_name`) reducio writes
+REDUCIO_PIPELINE_CLASSES = ("ReducioImageToVideoPipeline", "ReducioTextToVideoPipeline")
 # Where the image goes: "middle" = frame (W-1)//2 of window 0, as trained; "first" = the clip's
 # frame 0, the clip moving forward from it.
 IMAGE_POSITIONS = ("middle", "first")
@@ -254,7 +257,8 @@ class ReducioVideoPipeline(DiffusionPipeline, ReducioLoraLoaderMixin):
             # weights may be stored in float16 to keep the package small; compute in float32
             dtype = torch.float32 if dtype is None else dtype
             try:
-                pipe = super().from_pretrained(str(local), dtype=dtype, **kwargs)
+                with _other_class_keys_quiet(index, cls, local):
+                    pipe = super().from_pretrained(str(local), dtype=dtype, **kwargs)
             except OSError as error:  # diffusers' message for a component folder it cannot read
                 missing = [name for name, entry in index.items()
                            if isinstance(entry, list) and entry[0] is not None
@@ -598,6 +602,39 @@ def has_stage1(source: str | os.PathLike) -> bool:
     data = _read_model_index(index.parent)
     return data.get("_class_name") == "ReducioTextToVideoPipeline" and bool(
         data.get("stage1") or (data.get("image_transformer") or [None])[0])
+
+
+class _DropUnexpectedKeys(logging.Filter):
+    """Drops diffusers' "... are not expected ... and will be ignored" warnings (see below)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "not expected" not in record.getMessage()
+
+
+# the diffusers loggers that warn about model_index.json entries the loading class does not take
+_UNEXPECTED_KEY_LOGGERS = ("diffusers.configuration_utils", "diffusers.pipelines.pipeline_utils")
+
+
+@contextlib.contextmanager
+def _other_class_keys_quiet(index: dict[str, Any], cls: type, folder: Path):
+    """Loading another reducio pipeline's folder (the image-to-video pipeline reading a
+    text-to-video folder, whose stage-1 parts and settings it has no use for): one line saying so
+    instead of diffusers' two warnings listing every unused entry. Any other folder: unchanged."""
+    stored = index.get("_class_name")
+    if stored == cls.__name__ or stored not in REDUCIO_PIPELINE_CLASSES:
+        yield
+        return
+    logger.info("%s reads the %s folder %s without the parts only that class uses",
+                cls.__name__, stored, folder)
+    quiet = _DropUnexpectedKeys()
+    loggers = [logging.getLogger(name) for name in _UNEXPECTED_KEY_LOGGERS]
+    for each in loggers:
+        each.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for each in loggers:
+            each.removeFilter(quiet)
 
 
 def _read_model_index(folder: Path) -> dict[str, Any]:
