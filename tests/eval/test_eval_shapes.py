@@ -22,6 +22,7 @@ from reducio.data.synthetic.vocab import (
 from reducio.data.synthetic.world import make_clip
 from reducio.errors import ConfigError, ShapeError
 from reducio.eval.shapes import (
+    MotionBinding,
     SceneDescription,
     ShapeConfusion,
     ShapesAccuracy,
@@ -236,6 +237,29 @@ def test_confusion_counts_each_asked_for_shape_by_the_shape_seen(evaluator):
     assert confusion.summary() == dict(sorted({f"{drawn} on {background} -> {drawn}": 1,
                                                f"{other} on {background} -> {drawn}": 1,
                                                f"{drawn} on {background} -> missing": 1}.items()))
+
+
+def test_motion_binding_counts_where_each_object_of_a_pair_went(evaluator):
+    # a two-object test clip whose objects move different ways, judged against its own caption,
+    # with the two directions swapped, with one object's direction replaced by a third, and as a
+    # still clip (its middle frame repeated); a one-object clip is not counted
+    clips = [make_clip(i, "test", size=64) for i in range(80)]
+    clip = next(c for c in clips if len(c.scene.objects) == 2
+                and c.scene.objects[0].direction != c.scene.objects[1].direction)
+    spec = clip.scene.spec
+    a, b = spec.objects
+    swapped = dataclasses.replace(spec, objects=(dataclasses.replace(a, direction=b.direction),
+                                                 dataclasses.replace(b, direction=a.direction)))
+    third = next(d for d in ("left", "right", "up", "down") if d not in (a.direction, b.direction))
+    one_off = dataclasses.replace(spec, objects=(dataclasses.replace(a, direction=third), b))
+    still = np.repeat(clip.video[7:8], 16, axis=0)                                   # T H W 3
+    binding = MotionBinding()
+    for video, prompt in ((clip.video, spec), (clip.video, swapped), (clip.video, one_off), (still, spec)):
+        binding.update(evaluator.evaluate(video, prompt))
+    single = next(c for c in clips if len(c.scene.objects) == 1)
+    binding.update(evaluator.evaluate(single.video, single.scene.spec))
+    assert binding.summary() == {"objects": 8, "right": 3, "the other object's": 2, "another": 1,
+                                 "still": 2, "missing": 0}
 
 
 def test_largest_component_matches_a_reference_labelling():

@@ -11,6 +11,7 @@ import torch
 
 from reducio.cli.main import build_parser, load_command, main
 from reducio.data.synthetic.vocab import parse_caption
+from reducio.data.synthetic.world import make_clip
 from reducio.errors import ConfigError
 from reducio.eval.stage1_world import world_frames
 from reducio.eval.pipeline_world import control_permutation
@@ -34,6 +35,20 @@ def test_eval_pipeline_writes_the_report_and_follows_its_options(tmp_path, capsy
     assert set(result) >= {"accuracy", "shuffled_control", "by_object_count", "seconds_per_video"}
     assert result["accuracy"]["joint"] == sum(result["joint_per_prompt"]) / 2
     assert "test: joint" in capsys.readouterr().out
+
+
+def test_eval_pipeline_image_to_video_counts_where_each_object_of_a_pair_went(tmp_path, capsys):
+    # test clips 0-6 hold one pair whose objects move different ways (clip 6)
+    pairs = [c.scene.objects for c in (make_clip(i, "test") for i in range(7))]
+    moving_apart = sum(len(p) == 2 and p[0].direction != p[1].direction for p in pairs)
+    assert moving_apart == 1
+    out = tmp_path / "i2v.json"
+    assert run_cli(["eval", "pipeline", "--image-to-video", "--splits", "test", "--count", "7",
+                    "--steps", "2", "-o", out]) == 0
+    result = json.loads(out.read_text())["splits"]["test"]
+    motion = result["two_object_motion"]
+    assert motion["objects"] == 2 * moving_apart == sum(v for k, v in motion.items() if k != "objects")
+    assert "two objects moving different ways, each object's motion: right" in capsys.readouterr().out
 
 
 def test_eval_pipeline_refuses_candidates_without_stage1(tmp_path):

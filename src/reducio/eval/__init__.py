@@ -10,6 +10,7 @@ from reducio.eval.reconstruction import psnr, ssim
 from reducio.eval.report import markdown_table, summarise, write_json
 from reducio.eval.seams import seam_band_errors
 from reducio.eval.shapes import (
+    MotionBinding,
     SceneDescription,
     ShapeConfusion,
     ShapesAccuracy,
@@ -30,6 +31,7 @@ __all__ = [
     "InceptionI3d",
     "LPIPS",
     "MetricUnavailableError",
+    "MotionBinding",
     "SceneDescription",
     "ShapeConfusion",
     "ShapesAccuracy",

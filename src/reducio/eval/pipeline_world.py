@@ -8,7 +8,9 @@ another clip of the same split (a fixed derangement): it must land near chance.
 `by_object_count` splits the accuracy by the number of objects the prompt names (1 or 2).
 `ghost_share` is the mean share of pixels away from every object that differ from the background
 (`reducio.eval.ghosts`), for the generated videos and for the world's own clips of the same
-prompts (`world`, the floor).
+prompts (`world`, the floor). `two_object_motion` counts, over the two-object prompts whose objects
+move different ways, where each object went (`MotionBinding`: its own direction, the other
+object's, another, none, or no object).
 
 With `image_to_video` the pipeline is stage 2 alone: each video is generated from its clip's true
 content frame (rendered by the world) and caption, so stage-1 errors do not count.
@@ -24,7 +26,7 @@ import torch
 
 from reducio.data.synthetic.world import make_clip, sample_scene, seed_for
 from reducio.eval.ghosts import ghost_share
-from reducio.eval.shapes import ShapesAccuracy, ShapesEvaluator
+from reducio.eval.shapes import MotionBinding, ShapesAccuracy, ShapesEvaluator
 from reducio.models.vae.config import content_frame_index
 
 
@@ -79,6 +81,7 @@ def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: 
     prompts = captions(split, count, size)
     own, control = ShapesAccuracy(), ShapesAccuracy()
     by_count: dict[int, ShapesAccuracy] = {}      # one- and two-object prompts fail differently
+    binding = MotionBinding()
     permutation = control_permutation(len(prompts))
     joint_per_prompt = []
     ghosts, world_ghosts = [], []
@@ -92,6 +95,7 @@ def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: 
             verdict = evaluator.evaluate(video, prompts[index])
             own.update(verdict)
             by_count.setdefault(len(verdict.objects), ShapesAccuracy()).update(verdict)
+            binding.update(verdict)
             joint_per_prompt.append(int(verdict.joint))
             ghosts.append(ghost_share(video, len(verdict.objects)))
             world_ghosts.append(ghost_share(make_clip(index, split, size=size).video, len(verdict.objects)))
@@ -102,6 +106,7 @@ def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: 
     seconds = time.perf_counter() - start
     return {"prompts": len(prompts), "accuracy": own.summary(), "shuffled_control": control.summary(),
             "by_object_count": {f"{n}": acc.summary() for n, acc in sorted(by_count.items())},
+            "two_object_motion": binding.summary(),
             "ghost_share": {"generated": round(float(np.mean(ghosts)), 5),
                             "world": round(float(np.mean(world_ghosts)), 5)},
             "seconds": round(seconds, 1), "seconds_per_video": round(seconds / len(prompts), 3),

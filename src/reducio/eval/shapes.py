@@ -281,6 +281,37 @@ class ShapesAccuracy:
         return out
 
 
+class MotionBinding:
+    """Where each object of a two-object prompt whose objects move different ways went: its own
+    direction ("right"), the other object's ("the other object's": the motions bound to the wrong
+    objects, or both moving alike), another direction ("another"), no motion read ("still"), or no
+    seen object matched to it ("missing"). Prompts whose two objects share a direction, and
+    one-object prompts, are not counted."""
+
+    OUTCOMES = ("right", "the other object's", "another", "still", "missing")
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(self.OUTCOMES, 0)
+
+    def update(self, verdict: ShapesVerdict) -> None:
+        """Add the objects of one verdict."""
+        if len(verdict.objects) != 2:
+            return
+        wanted = [obj.expected.direction for obj in verdict.objects]
+        if wanted[0] == wanted[1]:
+            return
+        for k, obj in enumerate(verdict.objects):
+            seen = None if obj.detected is None else obj.detected.direction
+            outcome = ("missing" if obj.detected is None else "still" if seen is None
+                       else "right" if seen == wanted[k] else "the other object's"
+                       if seen == wanted[1 - k] else "another")
+            self.counts[outcome] += 1
+
+    def summary(self) -> dict[str, int]:
+        """{"objects": n, "right": n, "the other object's": n, ...}"""
+        return {"objects": sum(self.counts.values()), **self.counts}
+
+
 class ShapeConfusion:
     """Counts each asked-for shape, per background, by the shape the evaluator saw:
     {"square on white -> circle": n, ...}; "missing" when no seen object was matched to it."""

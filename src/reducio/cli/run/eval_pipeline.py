@@ -48,5 +48,9 @@ def run(args: argparse.Namespace) -> int:
               f"{result['prompts']} prompts; shuffled control {result['shuffled_control']['joint']:.3f}; "
               f"ghost share {result['ghost_share']['generated']:.4f} (world's own clips "
               f"{result['ghost_share']['world']:.4f}); {result['seconds_per_video']:.2f} s/video")
+        motion = result["two_object_motion"]
+        if motion["objects"]:
+            print("  two objects moving different ways, each object's motion: " + ", ".join(
+                f"{name} {n}" for name, n in motion.items() if name != "objects") + f" (of {motion['objects']})")
     print(f"-> {output}")
     return 0
