@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from reducio.errors import CheckpointError
+from reducio.errors import CheckpointError, ConfigError
 from reducio.training.config import EMASection, LoggingSection, RunSection, VAELossSection, VAEOptimSection, VideoDataSection
 from reducio.training.logging import read_metrics
 from reducio.training.loop import Trainer
@@ -87,6 +87,19 @@ def test_max_minutes_stops_early_with_a_checkpoint_and_export(tmp_path):
     assert (run / "final/model.safetensors").is_file()
     resumed = _fit(run, 3, resume="latest", train=train.replace(max_minutes=None))
     assert (resumed.start_step, resumed.final_step) == (1, 3)
+
+
+def test_save_every_minutes_saves_on_the_clock_whatever_the_step_count(tmp_path):
+    base = RunSection(max_steps=3, mixed_precision="no", gradient_checkpointing=False, cpu=True,
+                      log_every=1, sample_every=0, save_every=0, keep_last=5)
+    _fit(tmp_path / "steps", 3, train=base)                       # save_every=0: only the last step
+    assert [p.name for p in (tmp_path / "steps/checkpoints").iterdir()] == ["step-00000003"]
+    _fit(tmp_path / "clock", 3, train=base.replace(save_every_minutes=1e-9))  # due after every step
+    assert sorted(p.name for p in (tmp_path / "clock/checkpoints").iterdir()) == [
+        "step-00000001", "step-00000002", "step-00000003"]
+    for bad in (0, -1.0):
+        with pytest.raises(ConfigError, match="train.save_every_minutes must be > 0"):
+            base.replace(save_every_minutes=bad)
 
 
 def test_loss_halves_within_50_steps_on_a_fixed_batch(tmp_path):

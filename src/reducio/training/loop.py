@@ -313,7 +313,7 @@ class Trainer:
         last_metrics: dict[str, float] = {}
         last_checkpoint = resume_path
         started = time.time()
-        window_started = started
+        window_started = last_saved = started
         if step >= run.max_steps:
             logger.info("step %d already reaches train.max_steps=%d: nothing to train", step, run.max_steps)
         while step < run.max_steps:
@@ -344,9 +344,11 @@ class Trainer:
                 last_metrics = metrics
             if run.sample_every and step % run.sample_every == 0:
                 self._samples(sample_batch, step, writer)
-            out_of_time = self._out_of_time(started)
-            if (run.save_every and step % run.save_every == 0) or step == run.max_steps or out_of_time:
+            out_of_time = self._minutes_passed(started, run.max_minutes)
+            if ((run.save_every and step % run.save_every == 0) or step == run.max_steps or out_of_time
+                    or self._minutes_passed(last_saved, run.save_every_minutes)):
                 last_checkpoint = self._save(checkpoints, step, self.elapsed_before + time.time() - started)
+                last_saved = time.time()
             if out_of_time:
                 logger.info("train.max_minutes=%s spent at step %d: saved, stopping", run.max_minutes, step)
                 break
@@ -372,12 +374,12 @@ class Trainer:
         return summary
 
     # ------------------------------------------------------------------ helpers
-    def _out_of_time(self, started: float) -> bool:
-        """True once train.max_minutes of this invocation are spent (every process agrees)."""
-        limit = self.config.train.max_minutes
-        if limit is None:
+    def _minutes_passed(self, since: float, minutes: float | None) -> bool:
+        """True once `minutes` (None: never) have passed since `since` (every process agrees):
+        train.max_minutes of this invocation, train.save_every_minutes since the last checkpoint."""
+        if minutes is None:
             return False
-        spent = (time.time() - started) >= 60.0 * limit
+        spent = (time.time() - since) >= 60.0 * minutes
         acc = self.accelerator
         if acc.num_processes > 1:  # one decision for all ranks: stop once any rank's clock says so
             flag = torch.tensor([1.0 if spent else 0.0], device=acc.device)

@@ -32,6 +32,9 @@ class RunSection(Config):
     log_every: int = 10
     sample_every: int = 1000  # release: image_logger batch_frequency 1000
     save_every: int = 500  # release: every_n_train_steps 500
+    # Also save once this many minutes (wall clock) have passed since the last checkpoint, however
+    # fast the steps go: a bound on the work a kill can lose on a shared or leased machine.
+    save_every_minutes: float | None = None
     keep_last: int = 3
     # Shard the trained transformer over the processes with torch's FSDP2 (one unit per block +
     # the root) instead of replicating it with DDP: `reducio train dit` only, launched on several
@@ -46,6 +49,8 @@ class RunSection(Config):
         check(self.log_every >= 1, f"train.log_every must be >= 1, got {self.log_every}")
         check(self.sample_every >= 0, f"train.sample_every must be >= 0 (0 = never), got {self.sample_every}")
         check(self.save_every >= 0, f"train.save_every must be >= 0 (0 = only at the end), got {self.save_every}")
+        check(self.save_every_minutes is None or self.save_every_minutes > 0,
+              f"train.save_every_minutes must be > 0 or null, got {self.save_every_minutes}")
         check(self.keep_last >= 1, f"train.keep_last must be >= 1, got {self.keep_last}")
 
 
