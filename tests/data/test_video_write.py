@@ -34,3 +34,13 @@ def test_fps_is_stored(tmp_path):
     info = probe_video(path)
     assert info.fps == pytest.approx(25) and info.num_frames == 10
     assert read_video(path).shape[1] == 10
+
+
+def test_a_frame_folder_written_again_holds_only_the_new_clip(tmp_path):
+    folder = tmp_path / "frames"
+    write_video(folder, np.full((24, 32, 32, 3), 10, np.uint8))
+    (folder / "notes.txt").write_text("mine")
+    write_video(folder, np.full((16, 32, 32, 3), 200, np.uint8))
+    video = read_video(folder)                                        # 3 T H W in [-1, 1]
+    assert video.shape[1] == 16 and (video > 0.5).all()
+    assert (folder / "notes.txt").read_text() == "mine"

@@ -148,9 +148,16 @@ def _encode(path: Path, frames: np.ndarray, fps: float, codec: str, pix_fmt: str
 
 
 def _write_png_folder(folder: Path, frames: np.ndarray) -> Path:
+    """Frames as frame_00000.png, ...; frames of an earlier, longer clip in the same folder are
+    removed, so that reading the folder back gives this clip and nothing after it. Other files
+    are left alone."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, frame in enumerate(frames):
         _encode(folder / f"frame_{i:05d}.png", frame[None], 1, "png", "rgb24", {})
+    for stale in folder.glob("frame_*.png"):
+        index = stale.stem.removeprefix("frame_")
+        if len(index) == 5 and index.isdigit() and int(index) >= len(frames):
+            stale.unlink()
     return folder
 
 
