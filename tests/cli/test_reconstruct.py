@@ -85,3 +85,15 @@ def test_errors_name_the_file(assets, tmp_path):
     with pytest.raises(VideoReadError, match="too short"):
         run_cli(["encode", str(assets / "clips" / "clip0.mp4"), "-o", str(tmp_path / "l.safetensors"),
                          "--vae", str(assets / "vae"), "--frames", "32"])
+
+
+@pytest.mark.parametrize("command, out", [("reconstruct", "out"), ("encode", "l.safetensors")])
+def test_a_broken_input_fails_before_the_model_loads_and_before_any_clip(assets, tmp_path, capsys, command, out):
+    """A good clip and a truncated one: the error comes first, with nothing written and no VAE note."""
+    good = assets / "clips" / "clip0.mp4"
+    broken = tmp_path / "z-broken.mp4"
+    broken.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(VideoReadError, match=r"z-broken\.mp4: cannot open as a video"):
+        run_cli([command, str(good), str(broken), "-o", str(tmp_path / out), "--vae", "tiny"])
+    assert not (tmp_path / out).exists()
+    assert "WARNING" not in capsys.readouterr().out

@@ -15,7 +15,7 @@ from reducio.cli.device import resolve_device
 from reducio.data.reconstruction import weights_warning
 from reducio.data.synthetic.export import CAPTIONS_FILE
 from reducio.data.transforms import crop_to_multiple_box, parse_size
-from reducio.data.video_io import read_video
+from reducio.data.video_io import probe_video, read_video
 from reducio.errors import ConfigError
 from reducio.loading.dtypes import resolve_dtype
 from reducio.loading.sources import assets_root, builtin_folder
@@ -86,6 +86,13 @@ def check_input_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.fps is not None and args.fps <= 0:
         raise ConfigError(f"--fps must be positive, got {args.fps}")
+
+
+def check_inputs_open(inputs: list[Path]) -> None:
+    """Open each input's header before the (slow) model load, so that an empty, truncated or
+    corrupt file fails at once with its `VideoReadError`, and not after the clips before it."""
+    for path in inputs:
+        probe_video(path)
 
 
 def read_clip(path: Path, args: argparse.Namespace) -> torch.Tensor:

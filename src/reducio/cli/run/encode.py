@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from reducio.cli.outputs import check_output_file
-from reducio.cli.vae_io import check_input_args, load_vae_for, read_clip
+from reducio.cli.vae_io import check_input_args, check_inputs_open, load_vae_for, read_clip
 from reducio.data.latent_file import LatentFile, save_latents
 from reducio.data.reconstruction import compression_factors, encode_clip
 from reducio.data.video_io import expand_inputs
@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     check_input_args(args)
     check_output_file(args.output, (".safetensors",), "latent file")
     inputs = expand_inputs(args.input)
+    check_inputs_open(inputs)
     vae = load_vae_for(args, inputs)
     generator = torch.Generator(vae.device).manual_seed(args.seed) if args.sample_posterior else None
     latents, contents, clips, sources = [], [], [], []

@@ -9,7 +9,7 @@ import torch
 from tqdm.auto import tqdm
 
 from reducio.cli.outputs import output_paths
-from reducio.cli.vae_io import check_input_args, load_vae_for, read_clip
+from reducio.cli.vae_io import check_input_args, check_inputs_open, load_vae_for, read_clip
 from reducio.data.reconstruction import compression_factors, reconstruct_clip
 from reducio.data.video_io import expand_inputs, side_by_side, write_video
 from reducio.eval.reconstruction import psnr, ssim
@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     check_input_args(args)
     inputs = expand_inputs(args.input)
     outputs = output_paths(inputs, args.output)
+    check_inputs_open(inputs)
     vae = load_vae_for(args, inputs)
     generator = torch.Generator(vae.device).manual_seed(args.seed) if args.sample_posterior else None
     scores = []
