@@ -222,3 +222,25 @@ def test_diffusers_gradient_checkpointing_switch_keeps_outputs_and_gradients():
     assert torch.equal(plain[0], checkpointed[0])
     for a, b in zip(plain[1], checkpointed[1]):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_a_dtype_cast_does_not_warn_about_an_empty_list_of_float32_modules():
+    """diffusers' ModelMixin.to warns about "modules that should be kept in float32: []" on every
+    dtype cast; reducio's models keep none in float32, and cast without that warning."""
+    import logging
+
+    from reducio.pipelines.stage1 import ImageReranker
+
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    diffusers_logger = logging.getLogger("diffusers.models.modeling_utils")
+    diffusers_logger.addHandler(handler)
+    try:
+        vae = ReducioVAE(VAEConfig.preset("tiny")).to(torch.bfloat16)
+        dit = ReducioDiT(DiTConfig.preset("tiny")).to(dtype=torch.float16)
+        reranker = ImageReranker().to("cpu", torch.bfloat16)
+    finally:
+        diffusers_logger.removeHandler(handler)
+    assert (vae.dtype, dit.dtype, reranker.dtype) == (torch.bfloat16, torch.float16, torch.bfloat16)
+    assert not [m for m in messages if "float32" in m], messages

@@ -22,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -78,7 +79,39 @@ def takes_config(config_class: type[Config]) -> Callable[[Callable], Callable]:
     return decorate
 
 
-class ReducioModelMixin:
+class PlainDtypeCastMixin:
+    """`model.to(dtype)` without diffusers' warning about modules "that should be kept in float32: []".
+
+    diffusers' `ModelMixin.to` logs that warning on every dtype cast, also when the model keeps no
+    module in float32 (its `_keep_in_fp32_modules` is empty, as for every reducio model), so a
+    user asking for bf16 would read a warning that names nothing. Mixed in before `ModelMixin`;
+    a model that does list float32 modules gets diffusers' behaviour unchanged.
+    """
+
+    def to(self, *args: Any, **kwargs: Any):
+        if getattr(self, "_keep_in_fp32_modules", None):
+            return super().to(*args, **kwargs)
+        with _no_empty_fp32_modules_warning():
+            return super().to(*args, **kwargs)
+
+
+class _DropEmptyFp32ModulesWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _no_empty_fp32_modules_warning() -> Iterator[None]:
+    diffusers_logger = logging.getLogger("diffusers.models.modeling_utils")
+    dropped = _DropEmptyFp32ModulesWarning()
+    diffusers_logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        diffusers_logger.removeFilter(dropped)
+
+
+class ReducioModelMixin(PlainDtypeCastMixin):
     """Mixed in before diffusers' `ModelMixin, ConfigMixin` by every reducio model."""
 
     config_class: ClassVar[type[Config]]

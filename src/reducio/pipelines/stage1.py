@@ -58,6 +58,7 @@ from reducio.errors import ConfigError, ModelNotFoundError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT, with_patch_size
 from reducio.models.dit.refiner import ConvRefiner
 from reducio.models.frame_text_matcher import FrameTextMatcher
+from reducio.models.modeling import PlainDtypeCastMixin
 from reducio.pipelines.components import load_text_encoder
 
 # ----------------------------------------------------------------------------- config
@@ -161,7 +162,7 @@ STAGE1_PRESETS: dict[str, Stage1Config] = {"tiny-image": _TINY_IMAGE}
 # ----------------------------------------------------------------------------- components
 
 
-class ImageRefiner(ConvRefiner, ModelMixin, ConfigMixin):
+class ImageRefiner(ConvRefiner, PlainDtypeCastMixin, ModelMixin, ConfigMixin):
     """`ConvRefiner` as a diffusers model: a pipeline component that saves, loads and offloads."""
 
     @register_to_config
@@ -171,7 +172,7 @@ class ImageRefiner(ConvRefiner, ModelMixin, ConfigMixin):
                              num_train_timesteps=num_train_timesteps)
 
 
-class ImageReranker(FrameTextMatcher, ModelMixin, ConfigMixin):
+class ImageReranker(FrameTextMatcher, PlainDtypeCastMixin, ModelMixin, ConfigMixin):
     """`FrameTextMatcher` as a diffusers model; `forward` scores, so offload hooks see the call."""
 
     @register_to_config
