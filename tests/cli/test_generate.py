@@ -9,7 +9,7 @@ import torch
 from reducio.cli.main import build_parser, load_command
 from reducio.cli.run import generate
 from reducio.conditioning import MiniLMTextEncoder, PatchPixelSemanticEncoder, PooledRGBContentEncoder
-from reducio.data.video_io import read_video, write_video
+from reducio.data.video_io import read_comment, read_video, write_video
 from reducio.errors import ConfigError, PipelineInputError
 from reducio.models.dit import DiTConfig, ReducioDiT
 from reducio.models.vae import ReducioVAE, VAEConfig
@@ -69,6 +69,7 @@ def test_text_to_video_writes_mp4_and_gif(pipeline_dir, tmp_path, capsys):
     assert read_video(tmp_path / "clip.gif").shape == (3, 16, 64, 64)
     text = capsys.readouterr().out
     assert "16 frames 64x64" in text and "frame 7" in text and "text_to_image" in text
+    assert read_comment(out) is None  # not a model of the shapes world: no shapes-world tag
 
 
 def test_image_to_video_with_image_and_size(pipeline_dir, tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from reducio.data.video_io import read_video, side_by_side, write_video
+from reducio.data.video_io import read_comment, read_video, side_by_side, write_video
 from reducio.errors import ShapeError, VideoWriteError
 
 
@@ -44,3 +44,12 @@ def test_a_frame_folder_written_again_holds_only_the_new_clip(tmp_path):
     video = read_video(folder)                                        # 3 T H W in [-1, 1]
     assert video.shape[1] == 16 and (video > 0.5).all()
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_a_comment_is_stored_in_containers_that_keep_one(tmp_path):
+    frames = np.zeros((2, 32, 32, 3), np.uint8)
+    for suffix in (".mp4", ".mkv", ".webm"):
+        assert read_comment(write_video(tmp_path / f"c{suffix}", frames, comment="made here")) == "made here"
+    assert read_comment(write_video(tmp_path / "plain.mp4", frames)) is None
+    assert read_comment(write_video(tmp_path / "c.gif", frames, comment="made here")) is None
+    assert read_comment(tmp_path / "missing.mp4") is None

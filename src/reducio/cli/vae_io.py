@@ -13,9 +13,9 @@ import torch
 from reducio.cli.arguments import parse_size_arg
 from reducio.cli.device import resolve_device
 from reducio.data.reconstruction import weights_warning
-from reducio.data.synthetic.export import CAPTIONS_FILE
+from reducio.data.synthetic.export import CAPTIONS_FILE, SHAPES_WORLD_COMMENT
 from reducio.data.transforms import crop_to_multiple_box, parse_size
-from reducio.data.video_io import probe_video, read_video
+from reducio.data.video_io import probe_video, read_comment, read_video
 from reducio.errors import ConfigError
 from reducio.loading.dtypes import resolve_dtype
 from reducio.loading.sources import assets_root, builtin_folder
@@ -118,9 +118,7 @@ def load_vae_for(args: argparse.Namespace, inputs: list[Path]) -> ReducioVAE:
 def builtin_vae_note(vae: str, inputs: list[Path]) -> str | None:
     """One line when a built-in VAE (trained on the shapes world only) gets clips from elsewhere.
 
-    The rule: a clip is from the shapes world when the `captions.jsonl` that `reducio data synth`
-    writes beside it lists it (its "path" is the clip's name and it records the "scene"). Any other
-    file or frame folder counts as a real video, even a shapes clip copied elsewhere or re-encoded.
+    The rule is `is_shapes_world_clip`; any other file or frame folder counts as a real video.
     """
     if builtin_folder("vae", str(vae)) is None:
         return None
@@ -135,7 +133,12 @@ def builtin_vae_note(vae: str, inputs: list[Path]) -> str | None:
 
 
 def is_shapes_world_clip(path: Path) -> bool:
-    """Whether `reducio data synth` wrote `path` (its captions.jsonl beside it lists it with its scene)."""
+    """Whether `path` is a clip of the shapes world: its container's comment tag says so (video files
+    of `reducio data synth`, and of `reducio generate` with a model of that world, wherever they are
+    copied), or the `captions.jsonl` that `reducio data synth` writes beside it lists it with its
+    scene (also folders of PNG frames, which keep no tag). A re-encoded copy may lose the tag."""
+    if read_comment(path) == SHAPES_WORLD_COMMENT:
+        return True
     captions = Path(path).parent / CAPTIONS_FILE
     try:
         lines = captions.read_text().splitlines()

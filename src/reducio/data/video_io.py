@@ -69,6 +69,20 @@ def probe_video(path: str | Path, folder_fps: float = DEFAULT_FOLDER_FPS) -> Vid
     return VideoInfo(fps, num_frames, width, height, duration)
 
 
+def read_comment(path: str | Path) -> str | None:
+    """The container's "comment" tag (what `write_video(..., comment=)` stored), or None when the
+    file has none, is a folder of frames, or cannot be opened."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with _open(path) as (container, _):
+            tags = {key.lower(): value for key, value in container.metadata.items()}
+    except VideoReadError:
+        return None
+    return tags.get("comment")
+
+
 def read_video(
     path: str | Path,
     num_frames: int | None = None,

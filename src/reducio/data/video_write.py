@@ -58,13 +58,16 @@ def to_uint8_frames(video: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(unit_to_uint8(video).permute(1, 2, 3, 0).cpu().numpy())  # T H W 3
 
 
-def write_video(path: str | Path, video: torch.Tensor | np.ndarray, fps: float = 16, lossless: bool = False) -> Path:
+def write_video(path: str | Path, video: torch.Tensor | np.ndarray, fps: float = 16, lossless: bool = False,
+                comment: str | None = None) -> Path:
     """Write a video; the container follows the suffix (see the module table). Returns the path.
 
     Args:
         video: float (3, T, H, W) in [-1, 1] (clamped) or uint8 (T, H, W, 3).
         fps: frame rate stored in the file.
         lossless: exact RGB (H.264 RGB, FFV1, VP9 lossless); otherwise yuv420p for players.
+        comment: stored as the container's "comment" tag (`read_comment` reads it back) in
+            .mp4 .mov .m4v .mkv .webm; GIFs and PNG folders have no place for it.
     """
     path = Path(path)
     frames = to_uint8_frames(video)
@@ -78,7 +81,7 @@ def write_video(path: str | Path, video: torch.Tensor | np.ndarray, fps: float =
     if suffix == "":
         return _write_png_folder(path, frames)
     if suffix == ".gif":
-        return _encode(path, frames, fps, "gif", "pal8", {}, palette=True)
+        return _encode(path, frames, fps, "gif", "pal8", {}, palette=True)  # GIF keeps no comment
     if suffix not in _CODECS:
         raise VideoWriteError(
             f"{path}: cannot write {suffix!r} videos; use one of {', '.join(WRITABLE_SUFFIXES)}"
@@ -91,7 +94,7 @@ def write_video(path: str | Path, video: torch.Tensor | np.ndarray, fps: float =
             f"{path}: yuv420p needs an even frame size, got {frames.shape[1]}x{frames.shape[2]}; "
             "pass lossless=True (--lossless) or crop to an even size"
         )
-    return _encode(path, frames, fps, codec, pix_fmt, options)
+    return _encode(path, frames, fps, codec, pix_fmt, options, comment=comment)
 
 
 def side_by_side(*videos: torch.Tensor, gap: int = 4, gap_value: float = 1.0) -> torch.Tensor:
@@ -117,7 +120,7 @@ def side_by_side(*videos: torch.Tensor, gap: int = 4, gap_value: float = 1.0) ->
 
 
 def _encode(path: Path, frames: np.ndarray, fps: float, codec: str, pix_fmt: str,
-            options: dict[str, str], palette: bool = False) -> Path:
+            options: dict[str, str], palette: bool = False, comment: str | None = None) -> Path:
     _, height, width, _ = frames.shape
     rate = Fraction(fps).limit_denominator(1001)
     try:
@@ -126,6 +129,8 @@ def _encode(path: Path, frames: np.ndarray, fps: float, codec: str, pix_fmt: str
         raise VideoWriteError(f"{path}: cannot open for writing ({error})") from None
     # No random segment ids or encoder-version strings in the header: same frames, same bytes.
     container.flags |= av.container.Flags.bitexact.value
+    if comment is not None:
+        container.metadata["comment"] = comment
     try:
         stream = container.add_stream(codec, rate=rate, options=dict(options))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt

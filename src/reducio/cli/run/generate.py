@@ -12,6 +12,7 @@ from reducio.cli.arguments import parse_size_arg
 from reducio.cli.device import resolve_device
 from reducio.cli.outputs import check_video_output
 from reducio.data.buckets import bucket_for_aspect, parse_aspect
+from reducio.data.synthetic.export import SHAPES_WORLD_COMMENT
 from reducio.data.video_io import read_video, write_video
 from reducio.data.video_write import WRITABLE_SUFFIXES
 from reducio.errors import ConfigError
@@ -65,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
     fps = args.fps if args.fps is not None else pipe.config.default_fps
     video = out.frames[0].permute(1, 0, 2, 3) * 2.0 - 1.0                           # 3 T H W
-    write_video(output, video, fps=fps, lossless=args.lossless)
+    # A text-to-video clip of a shapes-world model is a clip of that world (`is_shapes_world_clip`).
+    comment = SHAPES_WORLD_COMMENT if image is None and pipe.config.get("shapes_world_prompts") else None
+    write_video(output, video, fps=fps, lossless=args.lossless, comment=comment)
     written = [output]
     if args.gif and output.suffix.lower() != ".gif":
         written.append(write_video(output.with_suffix(".gif"), video, fps=fps))

@@ -23,6 +23,9 @@ from reducio.errors import ConfigError, VideoWriteError
 logger = logging.getLogger(__name__)
 
 CAPTIONS_FILE = "captions.jsonl"
+# The "comment" tag of clips of this world: what `reducio data synth` writes, and `reducio generate`
+# with a model of this world. A clip with this tag counts as a shapes-world clip wherever it is.
+SHAPES_WORLD_COMMENT = "reducio shapes world"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def write_shapes_dataset(
     for index in tqdm(range(start, start + count), desc=f"shapes {split}", unit="clip", disable=not progress):
         clip = make_clip(index, split, size, frames)
         name = f"{split}_{index:07d}{extension}"
-        path = write_video(out_dir / name, clip.video, fps=fps, lossless=lossless)
+        path = write_video(out_dir / name, clip.video, fps=fps, lossless=lossless, comment=SHAPES_WORLD_COMMENT)
         if verify:
             error = _decode_error(path, clip.video, fps)
             worst = max(worst, error)
