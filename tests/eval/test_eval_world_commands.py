@@ -51,6 +51,26 @@ def test_eval_pipeline_image_to_video_counts_where_each_object_of_a_pair_went(tm
     assert "two objects moving different ways, each object's motion: right" in capsys.readouterr().out
 
 
+def test_eval_pipeline_passes_the_image_guidance_to_the_video_stage(tmp_path, monkeypatch):
+    from reducio.pipelines import ReducioImageToVideoPipeline
+
+    seen = []
+    call = ReducioImageToVideoPipeline.__call__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("image_guidance_scale"))
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReducioImageToVideoPipeline, "__call__", spy)
+    out = tmp_path / "i2v.json"
+    assert run_cli(["eval", "pipeline", "--image-to-video", "--splits", "test", "--count", "2", "--steps", "1",
+                    "--image-guidance", "2.5", "-o", out]) == 0
+    assert seen == [2.5, 2.5] and json.loads(out.read_text())["image_guidance"] == 2.5
+    with pytest.raises(SystemExit) as refused:
+        main(["eval", "pipeline", "--image-guidance", "nan", "-o", str(out)])
+    assert refused.value.code == 2
+
+
 def test_eval_pipeline_refuses_candidates_without_stage1(tmp_path):
     with pytest.raises(ConfigError, match="--image-to-video has no stage 1"):
         run_cli(["eval", "pipeline", "--image-to-video", "--stage1-candidates", "2", "-o", tmp_path / "p.json"])

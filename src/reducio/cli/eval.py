@@ -182,6 +182,8 @@ def _register_pipeline(commands) -> None:
     parser.add_argument("--steps", type=positive_int, default=None, help="DiT sampling steps (default: the pipeline's)")
     parser.add_argument("--guidance", type=non_negative_number, default=None,
                         help="text guidance (default: the pipeline's)")
+    parser.add_argument("--image-guidance", type=non_negative_number, default=None,
+                        help="image guidance of the video stage (default: the pipeline's; 1 or below = off)")
     parser.add_argument("--stage1-candidates", type=positive_int, default=None,
                         help="stage-1 candidates per video (default: the pipeline's; 1 = no reranking)")
     parser.add_argument("--size", type=integer(32), default=64, help="clip side (default 64)")

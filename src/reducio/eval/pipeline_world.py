@@ -57,11 +57,13 @@ def content_frame(split: str, index: int, size: int) -> torch.Tensor:
 
 def generate(pipe, prompt: str, generator: torch.Generator, *, size: int, steps: int | None,
              guidance: float | None, stage1_candidates: int | None,
-             image: torch.Tensor | None) -> torch.Tensor:
+             image: torch.Tensor | None, image_guidance: float | None = None) -> torch.Tensor:
     """One video (3, T, H, W) in [-1, 1]; from `image` (1, 3, S, S) when given (image to video)."""
     kwargs: dict[str, Any] = {"num_inference_steps": steps, "generator": generator}
     if guidance is not None:
         kwargs["guidance_scale"] = guidance
+    if image_guidance is not None:
+        kwargs["image_guidance_scale"] = image_guidance
     if stage1_candidates is not None and image is None:
         kwargs["num_candidates"] = stage1_candidates
     if image is not None:
@@ -73,6 +75,7 @@ def generate(pipe, prompt: str, generator: torch.Generator, *, size: int, steps:
 
 def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: int = 0,
                          steps: int | None = None, guidance: float | None = None,
+                         image_guidance: float | None = None,
                          stage1_candidates: int | None = None, image_to_video: bool = False,
                          batch: int = 20, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Generate and judge the videos of clips 0..count-1 of `split` (see the module docstring);
@@ -91,7 +94,7 @@ def pipeline_world_split(pipe, split: str, count: int, *, size: int = 64, seed: 
             generator = torch.Generator().manual_seed(seed + index)  # one per video: independent of batch
             image = content_frame(split, index, size) if image_to_video else None
             video = generate(pipe, prompts[index], generator, size=size, steps=steps, guidance=guidance,
-                             stage1_candidates=stage1_candidates, image=image)
+                             stage1_candidates=stage1_candidates, image=image, image_guidance=image_guidance)
             verdict = evaluator.evaluate(video, prompts[index])
             own.update(verdict)
             by_count.setdefault(len(verdict.objects), ShapesAccuracy()).update(verdict)

@@ -33,11 +33,13 @@ def run(args: argparse.Namespace) -> int:
     pipe = kind.from_pretrained(args.pipeline or "tiny")
     pipe.set_progress_bar_config(disable=True)
     report = {"pipeline": args.pipeline or "builtin", "image_to_video": args.image_to_video,
-              "steps": args.steps, "guidance": args.guidance, "stage1_candidates": args.stage1_candidates,
+              "steps": args.steps, "guidance": args.guidance, "image_guidance": args.image_guidance,
+              "stage1_candidates": args.stage1_candidates,
               "seed": args.seed, "size": args.size, "threads": args.threads,
               "splits": {split: pipeline_world_split(
                   pipe, split, args.count, size=args.size, seed=args.seed, steps=args.steps,
-                  guidance=args.guidance, stage1_candidates=args.stage1_candidates,
+                  guidance=args.guidance, image_guidance=args.image_guidance,
+                  stage1_candidates=args.stage1_candidates,
                   image_to_video=args.image_to_video, batch=args.batch, progress=logger.info)
                   for split in args.splits}}
     output.parent.mkdir(parents=True, exist_ok=True)
