@@ -89,8 +89,9 @@ def check_input_args(args: argparse.Namespace) -> None:
 
 
 def check_inputs_open(inputs: list[Path]) -> None:
-    """Open each input's header before the (slow) model load, so that an empty, truncated or
-    corrupt file fails at once with its `VideoReadError`, and not after the clips before it."""
+    """Probe each input (`probe_video`: its header, and a packet count where the container stores
+    no frame count; nothing is decoded) before the (slow) model load, so that an empty, truncated
+    or corrupt file fails at once with its `VideoReadError`, and not after the clips before it."""
     for path in inputs:
         probe_video(path)
 

@@ -19,10 +19,10 @@ were diffusers classes (config.json + model.safetensors), which `reducio convert
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import json
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
